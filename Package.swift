@@ -1,0 +1,46 @@
+// swift-tools-version:6.1
+// cellbench: battery test bench daemon (cellbenchd) and its command-line companion (cellbench).
+// Module map and allowed imports: docs/architecture.md.
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "cellbench",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "cellbench", targets: ["cellbench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-numerics.git", from: "1.1.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // System-library shims (Debian packages installed by scripts/setup).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3"),
+        .systemLibrary(name: "CSerialPort", pkgConfig: "libserialport"),
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus"),
+
+        // Domain types, clocks, ring buffers.
+        .target(name: "BenchCore", swiftSettings: swiftSettings),
+        .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"], swiftSettings: swiftSettings),
+
+        // Command-line companion: thin; each verb lives in its own file.
+        .executableTarget(
+            name: "cellbench",
+            dependencies: [
+                "BenchCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
