@@ -42,5 +42,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+
+        // In-process benchmarks quoted in BENCHMARKS.md.
+        .executableTarget(
+            name: "cellbench-bench",
+            dependencies: [
+                "BenchCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Benchmarks/cellbench-bench",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

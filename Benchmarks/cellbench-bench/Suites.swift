@@ -1,0 +1,8 @@
+import ArgumentParser
+
+extension Bench {
+    /// Every benchmark suite, one per line.
+    static let suites: [any ParsableCommand.Type] = [
+        RingBench.self,
+    ]
+}

@@ -1,0 +1,63 @@
+import Synchronization
+
+/// The bench's live record streams: one ring buffer per kind of record.
+///
+/// Producers (drivers, estimators, the alarm engine) push; consumers (the
+/// store, estimation, alarms, status subscribers) each read through their own
+/// cursor. The rings are mutex-guarded, so several producers may push to one
+/// ring; each stream has a single producer role all the same (drivers for
+/// samples and sweeps, and so on).
+public final class BenchStreams: Sendable {
+    public let samples: RingBuffer<Sample>
+    public let sweeps: RingBuffer<Sweep>
+    public let events: RingBuffer<BenchEvent>
+    public let estimates: RingBuffer<Estimate>
+    public let alarms: RingBuffer<Alarm>
+
+    public init(sampleCapacity: Int = 1 << 18, sweepCapacity: Int = 256, eventCapacity: Int = 4096,
+                estimateCapacity: Int = 1 << 16, alarmCapacity: Int = 1024) {
+        samples = RingBuffer(capacity: sampleCapacity)
+        sweeps = RingBuffer(capacity: sweepCapacity)
+        events = RingBuffer(capacity: eventCapacity)
+        estimates = RingBuffer(capacity: estimateCapacity)
+        alarms = RingBuffer(capacity: alarmCapacity)
+    }
+
+    /// Closes every ring: readers drain what is left and then stop.
+    public func closeAll() {
+        samples.close()
+        sweeps.close()
+        events.close()
+        estimates.close()
+        alarms.close()
+    }
+}
+
+/// Per-channel high-water mark of what the store has durably committed.
+///
+/// The store advances it after each committed transaction; drivers whose
+/// instrument keeps a record buffer acknowledge only up to it, so a record is
+/// freed on the instrument only once it is safe on disk.
+public final class CommitWatermarks: Sendable {
+    private let marks = Mutex<[ChannelID: UInt64]>([:])
+
+    public init() {}
+
+    /// Records that every sample of `channel` up to `sequence` is committed.
+    public func advance(_ channel: ChannelID, to sequence: UInt64) {
+        marks.withLock { m in
+            if let old = m[channel], old >= sequence { return }
+            m[channel] = sequence
+        }
+    }
+
+    /// Highest committed sample sequence of `channel`, or nil when none yet.
+    public func committed(_ channel: ChannelID) -> UInt64? {
+        marks.withLock { $0[channel] }
+    }
+
+    /// Forgets a channel's mark: after an instrument power cycle its sequence numbers restart.
+    public func reset(_ channel: ChannelID) {
+        _ = marks.withLock { $0.removeValue(forKey: channel) }
+    }
+}
