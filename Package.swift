@@ -33,6 +33,19 @@ let package = Package(
         .target(name: "BenchCore", swiftSettings: swiftSettings),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"], swiftSettings: swiftSettings),
 
+        // Impedance analysis: circuits, fitting, Kramers–Kronig, spectrum importers.
+        .target(
+            name: "Electrochem",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ElectrochemTests",
+            dependencies: ["Electrochem"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
