@@ -169,7 +169,7 @@ public struct Circuit: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension String {
+extension StringProtocol {
     func trimmingWhitespace() -> String {
         String(drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
     }
