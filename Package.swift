@@ -41,7 +41,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ElectrochemTests",
-            dependencies: ["Electrochem"],
+            dependencies: ["Electrochem", "BenchCore"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -18,12 +18,13 @@ public struct FitOptions: Sendable {
     public var fixed: [String: Double]
     /// Bounds by parameter name, overriding the circuit's defaults.
     public var bounds: [String: ClosedRange<Double>]
-    /// Number of starts; starts after the first perturb the initial guess (deterministically).
+    /// Number of starts: the alternative guesses the spectrum's shape suggests, then random
+    /// (reproducible) perturbations of the first; the lowest χ² wins.
     public var starts: Int
     public var maxIterations: Int
 
     public init(weighting: Weighting = .unit, initialGuess: [String: Double] = [:], fixed: [String: Double] = [:],
-                bounds: [String: ClosedRange<Double>] = [:], starts: Int = 1, maxIterations: Int = 200) {
+                bounds: [String: ClosedRange<Double>] = [:], starts: Int = 3, maxIterations: Int = 200) {
         self.weighting = weighting
         self.initialGuess = initialGuess
         self.fixed = fixed
@@ -82,11 +83,18 @@ extension Circuit {
         }
         var bounds = defaultBounds
         for (name, range) in options.bounds { if let i = parameterNames.firstIndex(of: name) { bounds[i] = range } }
-        var start = initialGuess(for: spectrum)
-        for (i, name) in parameterNames.enumerated() {
-            if let value = options.fixed[name] ?? options.initialGuess[name] { start[i] = value }
-            guard start[i].isFinite else { throw FitFailure(reason: "initial value of \(name) is not finite") }
+        // Structured guesses from the spectrum's shape first, each with the caller's values applied.
+        var starts = initialGuesses(for: spectrum)
+        for s in starts.indices {
+            for (i, name) in parameterNames.enumerated() {
+                if let value = options.fixed[name] ?? options.initialGuess[name] { starts[s][i] = value }
+                guard starts[s][i].isFinite else { throw FitFailure(reason: "initial value of \(name) is not finite") }
+            }
         }
+        if !options.initialGuess.isEmpty, options.initialGuess.count + options.fixed.count >= parameterCount {
+            starts = [starts[0]]
+        }
+        let start = starts[0]
         let free = parameterNames.indices.filter { options.fixed[parameterNames[$0]] == nil }
         guard !free.isEmpty else { throw FitFailure(reason: "every parameter is fixed; nothing to fit") }
         guard 2 * spectrum.count > free.count else {
@@ -97,11 +105,9 @@ extension Circuit {
         var best: LevenbergMarquardt.Outcome?
         var random = SplitMix64(seed: 0x5EED)
         for attempt in 0..<max(1, options.starts) {
-            var guess = start
-            if attempt > 0 {
-                for i in free {
-                    guess[i] = Self.perturb(start[i], within: bounds[i], using: &random)
-                }
+            var guess = attempt < starts.count ? starts[attempt] : start
+            if attempt >= starts.count {
+                for i in free { guess[i] = Self.perturb(start[i], within: bounds[i], using: &random) }
             }
             if let outcome = problem.solve(from: guess, maxIterations: options.maxIterations),
                outcome.cost < best?.cost ?? .infinity {

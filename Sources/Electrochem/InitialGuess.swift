@@ -43,12 +43,26 @@ struct SpectrumShape {
         if !(highFrequencyResistance > 0) { highFrequencyResistance = 0.01 * typicalModulus }
         inductance = y[0] < 0 ? -y[0] / omega[0] : 0
 
-        // Peaks of −Im Z that stand out of a 5-point neighbourhood; valleys between them bound the arcs.
-        var peaks: [Int] = []
-        for i in first..<n where y[i] > 0 {
-            let window = max(first, i - 2)...min(n - 1, i + 2)
-            if window.allSatisfy({ y[$0] <= y[i] }) { peaks.append(i) }
+        // Peaks of −Im Z (lightly smoothed against noise) that stand out of a 5-point
+        // neighbourhood, rise 3% above the valleys on both sides and reach 5% of the highest point.
+        let smooth: [Double] = (0..<n).map { i in
+            let sum: Double = y[max(0, i - 1)] + 2 * y[i] + y[min(n - 1, i + 1)]
+            return sum / 4
         }
+        let highest = smooth.max() ?? 0
+        var candidates: [Int] = []
+        // The lowest-frequency point is a tail, not a peak.
+        for i in first..<(n - 1) where smooth[i] > 0 {
+            let window = max(first, i - 2)...min(n - 1, i + 2)
+            if window.allSatisfy({ smooth[$0] <= smooth[i] }) { candidates.append(i) }
+        }
+        let peaks = candidates.enumerated().filter { c, i in
+            let leftEnd = c > 0 ? candidates[c - 1] : first
+            let rightEnd = c + 1 < candidates.count ? candidates[c + 1] : n - 1
+            let leftValley = (leftEnd...i).map { smooth[$0] }.min() ?? 0
+            let rightValley = (i...rightEnd).map { smooth[$0] }.min() ?? 0
+            return smooth[i] > 0.05 * highest && smooth[i] - max(leftValley, rightValley) > 0.03 * smooth[i]
+        }.map(\.element)
         var valleys: [Int] = []
         for (a, b) in zip(peaks, peaks.dropFirst() + [n - 1]) {
             valleys.append((a...b).min { y[$0] < y[$1] } ?? b)
@@ -72,18 +86,31 @@ struct SpectrumShape {
         totalResistance = total > 0 ? total : typicalModulus
     }
 
-    /// Exactly `count` arcs: the largest ones found, or, when too few stand out, arcs spread
-    /// evenly in log-frequency over the band sharing the total resistance.
-    func arcs(count: Int) -> [Arc] {
+    /// Candidate sets of exactly `count` arcs. With enough arcs found: the largest ones.
+    /// With too few, the missing ones share the unexplained resistance and the candidates place
+    /// them a decade apart below the arcs found, above them, or all arcs spread evenly in
+    /// log-frequency over the band, since a shoulder does not say on which side it lies.
+    func arcCandidates(count: Int) -> [[Arc]] {
         if arcs.count >= count {
             let largest = arcs.indices.sorted { arcs[$0].resistance > arcs[$1].resistance }.prefix(count).sorted()
-            return largest.map { arcs[$0] }
+            return [largest.map { arcs[$0] }]
         }
+        let missing = count - arcs.count
+        let explained = arcs.reduce(0) { $0 + $1.resistance }
+        let share = max(totalResistance - explained, 0.1 * totalResistance) / Double(missing)
         let low = Double.log(tailOmega), high = Double.log(highestOmega)
-        return (0..<count).map { i in
-            let t = Double(i + 1) / Double(count + 1)
-            return Arc(resistance: totalResistance / Double(count), peakOmega: Double.exp(high + t * (low - high)))
+        let spread = (0..<count).map { i in
+            Arc(resistance: totalResistance / Double(count),
+                peakOmega: Double.exp(high + Double(i + 1) / Double(count + 1) * (low - high)))
         }
+        guard let first = arcs.first, let last = arcs.last else { return [spread] }
+        let below = (0..<missing).map { i in
+            Arc(resistance: share, peakOmega: max(last.peakOmega / Double.pow(10, Double(i + 1)), tailOmega))
+        }
+        let above = (0..<missing).reversed().map { i in
+            Arc(resistance: share, peakOmega: min(first.peakOmega * Double.pow(10, Double(i + 1)), highestOmega))
+        }
+        return [arcs + below, above + arcs, spread]
     }
 }
 
@@ -92,24 +119,33 @@ extension Circuit {
     /// intercept, each arc-like block (parallel block, ZARC, Gerischer, RC) from one capacitive
     /// arc in order of decreasing frequency, diffusion elements from the low-frequency tail.
     public func initialGuess(for spectrum: Spectrum) -> [Double] {
-        var guess = [Double](repeating: 1, count: parameterCount)
-        guard spectrum.count > 0 else { return guess }
+        initialGuesses(for: spectrum)[0]
+    }
+
+    /// Every starting point the spectrum's shape suggests, most likely first (several when
+    /// fewer arcs stand out than the circuit has).
+    public func initialGuesses(for spectrum: Spectrum) -> [[Double]] {
+        guard spectrum.count > 0 else { return [[Double](repeating: 1, count: parameterCount)] }
         let shape = SpectrumShape(spectrum)
         let topLevel = nodes[0].kind == .series ? nodes.indices.filter { nodes[$0].parent == 0 } : [0]
         let arcItems = topLevel.filter(isArcLike)
-        var arcs = shape.arcs(count: arcItems.count)[...]
+        return shape.arcCandidates(count: arcItems.count).map { guess(shape: shape, topLevel: topLevel, arcs: $0) }
+    }
+
+    private func guess(shape: SpectrumShape, topLevel: [Int], arcs arcList: [SpectrumShape.Arc]) -> [Double] {
+        var guess = [Double](repeating: 1, count: parameterCount)
+        var arcs = arcList[...]
         var seriesResistorSeen = false
         for item in topLevel {
             let arc = isArcLike(item) ? arcs.popFirst() : nil
             for node in nodes.indices where node == item || isDescendant(node, of: item) {
                 guard case .element(let e) = nodes[node].kind else { continue }
                 let element = elements[e]
-                var values = guessElement(element, arc: arc, shape: shape, firstSeriesResistor: !seriesResistorSeen)
+                let values = guessElement(element, arc: arc, shape: shape, firstSeriesResistor: !seriesResistorSeen)
                 if element.kind == .R, arc == nil { seriesResistorSeen = true }
                 for (q, value) in values.enumerated() {
                     let range = defaultBounds[element.parameterOffset + q]
-                    values[q] = min(max(value, range.lowerBound), range.upperBound)
-                    guess[element.parameterOffset + q] = values[q]
+                    guess[element.parameterOffset + q] = min(max(value, range.lowerBound), range.upperBound)
                 }
             }
         }

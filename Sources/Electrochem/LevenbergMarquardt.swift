@@ -13,6 +13,7 @@ struct LevenbergMarquardt {
         var converged: Bool
     }
 
+    static let maxStep = 2.0
     let circuit: Circuit
     let weighting: Weighting
     let frequencies: [Double]
@@ -159,11 +160,19 @@ struct LevenbergMarquardt {
                 for i in 0..<m { damped[i * m + i] += lambda * max(a[i * m + i], 1e-300) }
                 var step = g.map { -$0 }
                 if LinearAlgebra.choleskySolve(&damped, &step, n: m) {
+                    // At most a factor e² per iteration on exp-transformed parameters: long jumps
+                    // land on flat, degenerate plateaus (a resistor at 0, a capacitance at ∞).
+                    let longest = step.map(abs).max() ?? 0
+                    if longest > Self.maxStep { step = step.map { $0 * Self.maxStep / longest } }
                     let trialU = zip(u, step).map { $0 + $1 }
                     let trial = parameters(trialU, base: p)
                     if let trialCost = evaluate(trial.p) {
                         var predicted = 0.0
-                        for i in 0..<m { predicted += 0.5 * step[i] * (lambda * max(a[i * m + i], 1e-300) * step[i] - g[i]) }
+                        for i in 0..<m {
+                            var curvature = 0.0
+                            for j in 0..<m { curvature += a[i * m + j] * step[j] }
+                            predicted -= step[i] * (g[i] + 0.5 * curvature)
+                        }
                         let rho = (cost - trialCost) / predicted
                         if rho > 0 {
                             let reduction = cost - trialCost
@@ -173,7 +182,9 @@ struct LevenbergMarquardt {
                             cost = trialCost
                             lambda *= max(1.0 / 3, 1 - Double.pow(2 * rho - 1, 3))
                             nu = 2
-                            if reduction <= 1e-12 * cost || stepSize <= 1e-10 * (1 + (u.map(abs).max() ?? 0)) {
+                            // Small steps end the search; a small reduction alone may be slow progress along a flat valley.
+                            let size = 1 + (u.map(abs).max() ?? 0)
+                            if stepSize <= 1e-10 * size || (reduction <= 1e-12 * cost && stepSize <= 1e-6 * size) {
                                 converged = true
                                 break search
                             }
