@@ -175,7 +175,8 @@ public enum SpectrumImporter {
         /// ZPlot: data after `End Comments`, or after the quoted column-title line in files
         /// without comments; columns frequency, amplitude, bias, time, Z', Z''.
         func zplot() throws(SpectrumImportError) -> SpectrumFile {
-            guard let start = lines.firstIndex(where: { $0.hasPrefix("End Comments") || $0.contains("Freq(Hz)") }) else {
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("End Comments") })
+                    ?? lines.firstIndex(where: { $0.contains("Freq(Hz)") }) else {
                 throw error("neither 'End Comments' nor a 'Freq(Hz)' column title found")
             }
             let read = try rows((start + 1)..<lines.count, frequency: 0, real: 4, imag: 5)
