@@ -51,7 +51,9 @@ let package = Package(
             name: "cellbench",
             dependencies: [
                 "BenchCore",
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -61,6 +63,7 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/cellbench-bench",

@@ -219,7 +219,7 @@ struct LevenbergMarquardt {
         var fitted: [FittedParameter] = []
         for (i, name) in names.enumerated() {
             let column = free.firstIndex(of: i)
-            let error = column.flatMap { variance?[$0] }.map { $0 >= 0 ? $0.squareRoot() : .nan }
+            let error = column.flatMap { variance?[$0] }.flatMap { $0 >= 0 && $0.isFinite ? $0.squareRoot() : nil }
             fitted.append(FittedParameter(name: name, value: p[i], standardError: error, unit: units[i], fixed: column == nil))
             let b = allBounds[i]
             if column != nil, [b.lowerBound, b.upperBound].contains(where: { $0.isFinite && abs(p[i] - $0) <= 1e-6 * max(1, abs($0)) }) {

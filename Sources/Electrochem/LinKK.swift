@@ -26,8 +26,8 @@ public struct LinKKResult: Sendable, Codable, Hashable {
     public var mu: Double
     public var seriesResistance: Double
     public var inductance: Double
-    /// Series capacitance, F (infinite when not fitted or not needed).
-    public var capacitance: Double
+    /// Series capacitance, F (nil when not fitted or not needed).
+    public var capacitance: Double?
     /// (data − fit)/|Z| per point, real and imaginary, in the spectrum's order.
     public var residuals: [FitResidual]
     public var maxResidual: Double
@@ -97,7 +97,7 @@ extension Spectrum {
             ? "residuals within \(fixed(options.residualLimit * 100, 2))% of |Z| (largest \(fixed(largest * 100, 3))%) with M = \(m), μ = \(fixed(mu, 3))"
             : "largest residual \(fixed(largest * 100, 3))% of |Z| exceeds \(fixed(options.residualLimit * 100, 2))%: not Kramers–Kronig consistent (drift, non-linearity or noise), M = \(m), μ = \(fixed(mu, 3))"
         return LinKKResult(elementCount: m, mu: mu, seriesResistance: r[0], inductance: inductance,
-                           capacitance: inverseCapacitance == 0 ? .infinity : 1 / inverseCapacitance,
+                           capacitance: inverseCapacitance == 0 ? nil : 1 / inverseCapacitance,
                            residuals: residuals, maxResidual: largest, verdict: valid ? .valid : .invalid, reason: reason)
     }
 
