@@ -65,6 +65,7 @@ let package = Package(
                 "BenchCore",
                 "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             path: "Benchmarks/cellbench-bench",
             swiftSettings: swiftSettings

@@ -117,7 +117,18 @@ extension Circuit {
         guard let best else {
             throw FitFailure(reason: "the model is not finite at the initial guess (\(zip(parameterNames, start).map { "\($0)=\($1)" }.joined(separator: ", ")))")
         }
-        return problem.report(best, names: parameterNames, units: parameterUnits, bounds: bounds)
+        var result = problem.report(best, names: parameterNames, units: parameterUnits, bounds: bounds)
+        let locked = Set(parameterNames.indices.filter {
+            options.fixed[parameterNames[$0]] != nil || options.bounds[parameterNames[$0]] != nil
+        })
+        let permutation = canonicalPermutation(parameters: result.parameters.map(\.value),
+                                               frequencies: spectrum.frequencies, locked: locked)
+        let fitted = result.parameters
+        for (target, source) in permutation.enumerated() where target != source {
+            result.parameters[target].value = fitted[source].value
+            result.parameters[target].standardError = fitted[source].standardError
+        }
+        return result
     }
 
     /// A random restart: positive parameters scaled by a log-uniform factor in [1/10, 10],

@@ -93,6 +93,18 @@ struct FitTests {
         #expect(relativeError(result.chiSquare, 1.4031378707e-05) < 1e-6)
     }
 
+    @Test("interchangeable blocks come out highest frequency first, whatever the starting order")
+    func canonicalOrder() throws {
+        let circuit = try Circuit(Self.benchCircuit)
+        let spectrum = syntheticSpectrum(circuit, Self.benchTruth, frequencies: logFrequencies(from: 1e4, to: 1e-2, count: 60), noise: 0)
+        // Start with the slow arc in the first block.
+        let swapped = ["R1": 0.02, "CPE1_0": 50, "CPE1_1": 0.75, "R2": 0.01, "CPE2_0": 2, "CPE2_1": 0.85]
+        let result = try circuit.fit(spectrum, options: FitOptions(initialGuess: swapped, starts: 1))
+        for (name, truth) in zip(circuit.parameterNames, Self.benchTruth) {
+            #expect(relativeError(result.value(name) ?? 0, truth) < 1e-6, "\(name)")
+        }
+    }
+
     @Test("fixed parameters stay put and bounds hold")
     func fixedAndBounds() throws {
         let circuit = try Circuit("R0-p(R1,C1)")
