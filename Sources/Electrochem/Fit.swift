@@ -109,10 +109,17 @@ extension Circuit {
             if attempt >= starts.count {
                 for i in free { guess[i] = Self.perturb(start[i], within: bounds[i], using: &random) }
             }
-            if let outcome = problem.solve(from: guess, maxIterations: options.maxIterations),
+            // Later starts are screened with a short budget; the winner is polished below.
+            let budget = attempt == 0 ? options.maxIterations : min(options.maxIterations, Self.screeningIterations)
+            if let outcome = problem.solve(from: guess, maxIterations: budget),
                outcome.cost < best?.cost ?? .infinity {
                 best = outcome
             }
+        }
+        if let screened = best, !screened.converged, screened.iterations < options.maxIterations,
+           let polished = problem.solve(from: screened.parameters, maxIterations: options.maxIterations - screened.iterations) {
+            best = LevenbergMarquardt.Outcome(parameters: polished.parameters, cost: polished.cost,
+                                              iterations: screened.iterations + polished.iterations, converged: polished.converged)
         }
         guard let best else {
             throw FitFailure(reason: "the model is not finite at the initial guess (\(zip(parameterNames, start).map { "\($0)=\($1)" }.joined(separator: ", ")))")
@@ -130,6 +137,8 @@ extension Circuit {
         }
         return result
     }
+
+    static let screeningIterations = 25
 
     /// A random restart: positive parameters scaled by a log-uniform factor in [1/10, 10],
     /// others drawn uniformly within finite bounds.
