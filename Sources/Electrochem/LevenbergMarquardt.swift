@@ -125,17 +125,30 @@ struct LevenbergMarquardt {
         var a = [Double](repeating: 0, count: m * m)
         var g = [Double](repeating: 0, count: m)
         var row = [Double](repeating: 0, count: 2 * m)
-        for k in 0..<frequencies.count {
-            for (c, i) in free.enumerated() {
-                let d = jacobian[k * width + i]
-                row[c] = d.real * slope[c] / sigma[2 * k]
-                row[m + c] = d.imaginary * slope[c] / sigma[2 * k + 1]
+        // Hot loop of the fit: unchecked buffers, lower triangle only.
+        jacobian.withUnsafeBufferPointer { jac in
+        residual.withUnsafeBufferPointer { res in
+        sigma.withUnsafeBufferPointer { sig in
+        free.withUnsafeBufferPointer { free in
+        slope.withUnsafeBufferPointer { slope in
+        a.withUnsafeMutableBufferPointer { a in
+        g.withUnsafeMutableBufferPointer { g in
+        row.withUnsafeMutableBufferPointer { row in
+            for k in 0..<frequencies.count {
+                let weightRe = 1 / sig[2 * k], weightIm = 1 / sig[2 * k + 1]
+                for c in 0..<m {
+                    let d = jac[k * width + free[c]]
+                    row[c] = d.real * slope[c] * weightRe
+                    row[m + c] = d.imaginary * slope[c] * weightIm
+                }
+                let rRe = res[2 * k], rIm = res[2 * k + 1]
+                for r in 0..<m {
+                    let re = row[r], im = row[m + r]
+                    g[r] += re * rRe + im * rIm
+                    for c in 0...r { a[r * m + c] += re * row[c] + im * row[m + c] }
+                }
             }
-            for r in 0..<m {
-                g[r] += row[r] * residual[2 * k] + row[m + r] * residual[2 * k + 1]
-                for c in 0...r { a[r * m + c] += row[r] * row[c] + row[m + r] * row[m + c] }
-            }
-        }
+        }}}}}}}}
         for r in 0..<m { for c in (r + 1)..<m { a[r * m + c] = a[c * m + r] } }
         return (a, g)
     }
