@@ -125,18 +125,13 @@ extension Circuit {
         guard let best else {
             throw FitFailure(reason: "the model is not finite at the initial guess (\(zip(parameterNames, start).map { "\($0)=\($1)" }.joined(separator: ", ")))")
         }
-        var result = problem.report(best, names: parameterNames, units: parameterUnits, bounds: bounds)
         let locked = Set(parameterNames.indices.filter {
             options.fixed[parameterNames[$0]] != nil || options.bounds[parameterNames[$0]] != nil
         })
-        let permutation = canonicalPermutation(parameters: result.parameters.map(\.value),
-                                               frequencies: spectrum.frequencies, locked: locked)
-        let fitted = result.parameters
-        for (target, source) in permutation.enumerated() where target != source {
-            result.parameters[target].value = fitted[source].value
-            result.parameters[target].standardError = fitted[source].standardError
-        }
-        return result
+        let permutation = canonicalPermutation(parameters: best.parameters, frequencies: spectrum.frequencies, locked: locked)
+        var canonical = best
+        canonical.parameters = permutation.map { best.parameters[$0] }
+        return problem.report(canonical, names: parameterNames, units: parameterUnits, bounds: bounds, scale: start)
     }
 
     static let screeningIterations = 25

@@ -218,8 +218,8 @@ struct LevenbergMarquardt {
         return Outcome(parameters: p, cost: cost, iterations: iterations, converged: converged)
     }
 
-    /// Statistics and residuals at an outcome.
-    mutating func report(_ outcome: Outcome, names: [String], units: [String], bounds allBounds: [ClosedRange<Double>]) -> FitResult {
+    /// Statistics and residuals at an outcome; `scale` (the starting values) sets how close to a bound counts as at it.
+    mutating func report(_ outcome: Outcome, names: [String], units: [String], bounds allBounds: [ClosedRange<Double>], scale: [Double]) -> FitResult {
         let p = outcome.parameters
         let cost = evaluate(p) ?? .nan
         let m = free.count
@@ -235,7 +235,8 @@ struct LevenbergMarquardt {
             let error = column.flatMap { variance?[$0] }.flatMap { $0 >= 0 && $0.isFinite ? $0.squareRoot() : nil }
             fitted.append(FittedParameter(name: name, value: p[i], standardError: error, unit: units[i], fixed: column == nil))
             let b = allBounds[i]
-            if column != nil, [b.lowerBound, b.upperBound].contains(where: { $0.isFinite && abs(p[i] - $0) <= 1e-6 * max(1, abs($0)) }) {
+            let tolerance = 1e-6 * max(abs(scale[i]), b.lowerBound.isFinite && b.upperBound.isFinite ? b.upperBound - b.lowerBound : 0)
+            if column != nil, [b.lowerBound, b.upperBound].contains(where: { $0.isFinite && abs(p[i] - $0) <= tolerance }) {
                 warnings.append("\(name) = \(p[i]) is at its bound [\(b.lowerBound), \(b.upperBound)]")
             }
         }
