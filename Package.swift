@@ -33,6 +33,14 @@ let package = Package(
         .target(name: "BenchCore", swiftSettings: swiftSettings),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"], swiftSettings: swiftSettings),
 
+        // Located TOML reading shared by the configuration, driver, schedule and cell files.
+        .target(
+            name: "TOMLConfig",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
