@@ -41,6 +41,14 @@ let package = Package(
         ),
         .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
 
+        // Virtual cells and simulated instruments.
+        .target(
+            name: "Simulator",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
