@@ -49,6 +49,18 @@ let package = Package(
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
 
+        // Configuration, wiring, lifecycle, systemd notification.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "BenchCore", "TOMLConfig", "Simulator",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon"], swiftSettings: swiftSettings),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
