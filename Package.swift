@@ -47,7 +47,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "StatusServerTests", dependencies: ["StatusServer"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StatusServerTests",
+            dependencies: [
+                "StatusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
