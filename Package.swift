@@ -60,12 +60,38 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon"], swiftSettings: swiftSettings),
+        // Live status: NDJSON over a Unix socket, Prometheus /metrics over HTTP.
+        .target(
+            name: "StatusServer",
+            dependencies: [
+                "BenchCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StatusServerTests",
+            dependencies: [
+                "StatusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
             dependencies: [
                 "BenchCore",
+                "StatusServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
