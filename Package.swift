@@ -85,6 +85,9 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Embedded SQLite store: schema and migrations, batch writer, queries, export.
+        .target(name: "Storage", dependencies: ["BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "BenchCore", "CSQLite"], swiftSettings: swiftSettings),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
@@ -92,6 +95,7 @@ let package = Package(
             dependencies: [
                 "BenchCore",
                 "StatusServer",
+                "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -102,6 +106,7 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/cellbench-bench",
