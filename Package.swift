@@ -11,6 +11,7 @@ let package = Package(
     name: "cellbench",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "cellbenchd", targets: ["cellbenchd"]),
         .executable(name: "cellbench", targets: ["cellbench"]),
     ],
     dependencies: [
@@ -53,9 +54,10 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -88,6 +90,13 @@ let package = Package(
         // Embedded SQLite store: schema and migrations, batch writer, queries, export.
         .target(name: "Storage", dependencies: ["BenchCore", "CSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+
+        // The daemon executable: everything lives in Daemon.
+        .executableTarget(
+            name: "cellbenchd",
+            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(

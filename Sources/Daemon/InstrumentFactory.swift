@@ -2,13 +2,21 @@ import BenchCore
 import Simulator
 import TOMLConfig
 
-/// Builds the acquisition source of each `[[instruments]]` table by its `kind`.
+/// A validated `[[instruments]]` table, ready to become an acquisition source
+/// once its channels have their store identifiers.
+struct InstrumentPlan: Sendable {
+    let name: String
+    let make: @Sendable (_ channels: [ChannelInfo]) -> any AcquisitionSource
+}
+
+/// Reads each `[[instruments]]` table by its `kind`. Validation happens here,
+/// before the store is opened; nothing is connected yet.
 enum InstrumentFactory {
     static let kinds = ["simulator"]
 
-    static func make(_ instrument: BenchConfiguration.Instrument,
-                     channels: [BenchConfiguration.Channel]) throws(ConfigError) -> any AcquisitionSource {
+    static func plan(_ instrument: BenchConfiguration.Instrument) throws(ConfigError) -> InstrumentPlan {
         let table = instrument.table
+        let name = instrument.name
         switch instrument.kind {
         case "simulator":
             try table.rejectUnknownKeys(["name", "kind", "sample_rate_hz", "time_scale", "voltage_noise_v", "seed"])
@@ -17,9 +25,10 @@ enum InstrumentFactory {
             settings.timeScale = try table.double("time_scale", in: 0.001...100_000, default: settings.timeScale)
             settings.voltageNoise = try table.double("voltage_noise_v", in: 0...1, default: settings.voltageNoise)
             settings.seed = UInt64(try table.int("seed", in: 0...Int.max, default: 1))
-            return SimulatedInstrument(name: instrument.name,
-                                       channels: channels.map { ($0.info.id, $0.info.ratedCapacityAh) },
-                                       settings: settings)
+            let fixed = settings
+            return InstrumentPlan(name: name) { channels in
+                SimulatedInstrument(name: name, channels: channels.map { ($0.id, $0.ratedCapacityAh) }, settings: fixed)
+            }
         default:
             throw table.error("kind", "unknown instrument kind '\(instrument.kind)' (known: \(kinds.joined(separator: ", ")))")
         }

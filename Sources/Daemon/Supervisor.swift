@@ -22,7 +22,7 @@ struct Supervisor: Service {
         let first = check()
         notifier.ready(status: first.summary)
         logger.info("ready: \(first.summary)")
-        // Ping at half the interval systemd asked for; refresh STATUS= at least every 5 s.
+        // Ping at half the interval systemd asked for; refresh STATUS= and metrics every second.
         let period = notifier.watchdogInterval.map { $0 / 2 } ?? .seconds(5)
         var wasHealthy = true
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -35,7 +35,7 @@ struct Supervisor: Service {
             wasHealthy = health.healthy
             notifier.status(health.summary)
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: min(period, .seconds(5))) }
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: min(period, .seconds(1))) }
             } catch {
                 break
             }
