@@ -46,17 +46,17 @@ public enum BenchDaemon {
         // 2. The store: created or migrated, channels registered by name so their ids are stable.
         try makeParentDirectory(of: config.store.path)
         let options = BatchOptions(batchSize: config.store.batchRows, interval: config.store.batchInterval)
-        let (writer, channels) = try await blocking.run {
+        let (writer, channels, stored) = try await blocking.run {
             let writer = try BatchWriter(path: config.store.path, streams: streams, watermarks: watermarks, options: options)
             let channels = try config.channels.map { c in
                 try writer.registerChannel(name: c.info.name, instrument: c.info.instrument,
                                            instrumentChannel: c.info.instrumentChannel, ratedCapacityAh: c.info.ratedCapacityAh)
             }
-            return (writer, channels)
+            return (writer, channels, try StoreReader(path: config.store.path).latestSampleSequences())
         }
         logger.info("store open", metadata: ["path": "\(config.store.path)", "channels": "\(channels.count)"])
 
-        let sources = plans.map { plan in plan.make(channels.filter { $0.instrument == plan.name }) }
+        let sources = plans.map { plan in plan.make(channels.filter { $0.instrument == plan.name }, stored) }
         let progress = StoreProgress(writer: writer)
         let live = LiveView(streams: streams)
         let registry = PrometheusCollectorRegistry()

@@ -6,7 +6,8 @@ import TOMLConfig
 /// once its channels have their store identifiers.
 struct InstrumentPlan: Sendable {
     let name: String
-    let make: @Sendable (_ channels: [ChannelInfo]) -> any AcquisitionSource
+    /// `resumeAfter`: last stored sample sequence per channel, for sources that number samples themselves.
+    let make: @Sendable (_ channels: [ChannelInfo], _ resumeAfter: [ChannelID: UInt64]) -> any AcquisitionSource
 }
 
 /// Reads each `[[instruments]]` table by its `kind`. Validation happens here,
@@ -26,8 +27,9 @@ enum InstrumentFactory {
             settings.voltageNoise = try table.double("voltage_noise_v", in: 0...1, default: settings.voltageNoise)
             settings.seed = UInt64(try table.int("seed", in: 0...Int.max, default: 1))
             let fixed = settings
-            return InstrumentPlan(name: name) { channels in
-                SimulatedInstrument(name: name, channels: channels.map { ($0.id, $0.ratedCapacityAh) }, settings: fixed)
+            return InstrumentPlan(name: name) { channels, resumeAfter in
+                SimulatedInstrument(name: name, channels: channels.map { ($0.id, $0.ratedCapacityAh) }, settings: fixed,
+                                    resumeAfter: resumeAfter)
             }
         default:
             throw table.error("kind", "unknown instrument kind '\(instrument.kind)' (known: \(kinds.joined(separator: ", ")))")

@@ -5,7 +5,7 @@ import Testing
 @testable import Daemon
 
 /// A real datagram socket standing where systemd's notification socket would.
-final class NotifySocket {
+final class NotifySocket: @unchecked Sendable {
     let path: String
     let fd: Int32
 
