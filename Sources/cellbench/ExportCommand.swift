@@ -55,6 +55,7 @@ private final class Output {
     private let path: String?
     private let partialPath: String?
     private let file: UnsafeMutablePointer<FILE>
+    private var open = true
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
@@ -74,13 +75,14 @@ private final class Output {
     }
 
     func close() throws {
+        open = false
         guard fclose(file) == 0 else { throw Output.failure(partialPath ?? "standard output") }
         if let path, let partialPath, rename(partialPath, path) != 0 { throw Output.failure(path) }
     }
 
     /// Abandons a failed export: removes the partial file.
     func discard() {
-        fclose(file)
+        if open { fclose(file) }
         if let partialPath { unlink(partialPath) }
     }
 
