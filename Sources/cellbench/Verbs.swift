@@ -3,5 +3,7 @@ import ArgumentParser
 extension CellBench {
     /// Every verb of the CLI, one per line, in the order `--help` shows them.
     static let verbs: [any ParsableCommand.Type] = [
+        StatusCommand.self,
+        TailCommand.self,
     ]
 }
