@@ -31,6 +31,8 @@ final class ClientSession: Sendable {
     static let maxPendingRequests = 64
     /// Records read from a ring per batch (one socket write per batch).
     static let batchSize = 256
+    /// Records a `history` reply carries when the request names no `limit`.
+    static let defaultHistoryLimit = 1000
     /// How long a dropped client gets to receive its `dropped` line.
     static let dropGrace = TimeAmount.seconds(1)
 
@@ -134,6 +136,9 @@ final class ClientSession: Sendable {
         channel.eventLoop.scheduleTask(in: Self.dropGrace) { channel.close(promise: nil) }
     }
 
+    /// Completes once the connection is closed.
+    var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
     /// Sends an error line and disconnects: used when the byte stream can no longer be trusted.
     func reject(_ message: String) {
         send(.error(.init(id: nil, message: message)))
@@ -148,7 +153,9 @@ final class ClientSession: Sendable {
         do {
             request = try LineEncoding.makeDecoder().decode(StatusRequest.self, from: Data(line.readableBytesView))
         } catch {
-            send(.error(.init(id: nil, message: "invalid request: \(LineEncoding.describe(error))")))
+            // Still echo the id when the rest of the request is what is wrong.
+            let id = try? LineEncoding.makeDecoder().decode(RequestIDOnly.self, from: Data(line.readableBytesView)).id
+            send(.error(.init(id: id, message: "invalid request: \(LineEncoding.describe(error))")))
             return
         }
         do {
@@ -223,7 +230,7 @@ final class ClientSession: Sendable {
             channelID = info.id
         }
         let maxRecords = context.limits.maxHistoryRecords
-        let limit = request.limit ?? maxRecords
+        let limit = request.limit ?? min(Self.defaultHistoryLimit, maxRecords)
         guard (1...maxRecords).contains(limit) else {
             throw RequestError("history: \"limit\" must be between 1 and \(maxRecords), got \(limit)")
         }
@@ -306,6 +313,10 @@ final class ClientSession: Sendable {
             }
         }
     }
+}
+
+private struct RequestIDOnly: Decodable {
+    var id: RequestID?
 }
 
 /// A request the server cannot honour; the description is sent to the client.

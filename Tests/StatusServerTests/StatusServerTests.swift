@@ -148,7 +148,7 @@ import Testing
                 ("this is not json", nil, "invalid request"),
                 (#"{"op":"frobnicate","id":7}"#, .number(7), #"unknown op "frobnicate""#),
                 (#"{"id":8}"#, .number(8), #"missing "op""#),
-                (#"{"op":"history","id":9,"stream":"samples","limit":"many"}"#, nil, #"field "limit""#),
+                (#"{"op":"history","id":9,"stream":"samples","limit":"many"}"#, .number(9), #"field "limit": expected an integer"#),
                 (#"{"op":"history","id":10,"stream":"voltages"}"#, .number(10), #"unknown stream "voltages""#),
                 (#"{"op":"history","id":11,"stream":"samples","limit":0}"#, .number(11), #""limit" must be between 1 and"#),
                 (#"{"op":"history","id":12,"stream":"samples","from":5,"to":1}"#, .number(12), #""from" (5.0) is after "to""#),
@@ -314,6 +314,27 @@ import Testing
                 return await other.readToEnd()
             }
             #expect(notFound.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        }
+    }
+
+    @Test func invalidSettingsAreRefusedByName() async throws {
+        let settings: [(String, (inout StatusServerConfiguration) -> Void)] = [
+            ("maxClients", { $0.maxClients = 0 }),
+            ("maxQueuedBytes", { $0.maxQueuedBytes = -1 }),
+            ("metricsPort", { $0.metricsPort = 70000 }),
+            ("socketMode", { $0.socketMode = 0o4777 }),
+        ]
+        for (name, change) in settings {
+            var configuration = StatusServerConfiguration(socketPath: "/nonexistent/never-bound.sock")
+            change(&configuration)
+            let server = StatusServer(configuration: configuration, streams: BenchStreams(), provider: FixtureProvider(),
+                                      registry: .init())
+            do {
+                try await server.start()
+                Issue.record("\(name) accepted")
+            } catch {
+                #expect("\(error)".contains(name))
+            }
         }
     }
 
