@@ -145,7 +145,7 @@ import Testing
                 return
             }
             let cases: [(request: String, id: RequestID?, expected: String)] = [
-                ("this is not json", nil, "invalid request"),
+                ("this is not json", nil, "invalid request: The given data was not valid JSON"),
                 (#"{"op":"frobnicate","id":7}"#, .number(7), #"unknown op "frobnicate""#),
                 (#"{"id":8}"#, .number(8), #"missing "op""#),
                 (#"{"op":"history","id":9,"stream":"samples","limit":"many"}"#, .number(9), #"field "limit": expected an integer"#),
@@ -155,7 +155,7 @@ import Testing
                 (#"{"op":"history","id":13,"stream":"samples","channel":"Z99"}"#, .number(13), "store unreadable: disk I/O error"),
                 (#"{"op":"subscribe","id":14,"streams":["samples"],"channels":["NOPE"]}"#, .number(14), #"unknown channel "NOPE""#),
                 (#"{"op":"subscribe","id":15}"#, .number(15), #"missing "streams""#),
-                ("[1,2,3]", nil, "invalid request"),
+                ("[1,2,3]", nil, "invalid request: expected a JSON object"),
             ]
             for (request, id, expected) in cases {
                 try await client.send(request + "\n")
