@@ -107,7 +107,7 @@ final class ClientSession: Sendable {
         case .gone:
             return false
         case .overflow:
-            sendDroppedAndClose(reason: "more than \(limit) bytes waiting to be sent: the client is not reading fast enough")
+            dropClosed(reason: "more than \(limit) bytes waiting to be sent: the client is not reading fast enough")
             return false
         case .accepted:
             channel.writeAndFlush(buffer).whenComplete { [self] _ in
@@ -119,30 +119,45 @@ final class ClientSession: Sendable {
 
     /// Tells the client why (best effort) and disconnects it.
     func drop(reason: String) {
-        let wasOpen = outbox.withLock { o in
-            defer { o.closed = true }
-            return !o.closed
-        }
-        if wasOpen { sendDroppedAndClose(reason: reason) }
+        if markClosed() { dropClosed(reason: reason) }
     }
 
-    private func sendDroppedAndClose(reason: String) {
+    /// Sends an error line and disconnects: for a byte stream that can no longer be trusted.
+    func reject(_ message: String) {
+        guard markClosed() else { return }
         context.metrics.clientsDropped.increment()
-        var buffer = channel.allocator.buffer(capacity: 128)
-        LineEncoding.append(.dropped(.init(reason: reason)), to: &buffer)
-        let channel = self.channel
-        // The line waits behind whatever is queued; a stuck client is closed after the grace period anyway.
-        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
-        channel.eventLoop.scheduleTask(in: Self.dropGrace) { channel.close(promise: nil) }
+        sendFinalLineAndClose(.error(.init(id: nil, message: message)))
+    }
+
+    /// Turns away a connection the server will not serve (before its hello).
+    func refuse(_ message: String) {
+        if markClosed() { sendFinalLineAndClose(.error(.init(id: nil, message: message))) }
     }
 
     /// Completes once the connection is closed.
     var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
-    /// Sends an error line and disconnects: used when the byte stream can no longer be trusted.
-    func reject(_ message: String) {
-        send(.error(.init(id: nil, message: message)))
-        drop(reason: message)
+    /// Closes the outbox to further lines; false if it was already closed.
+    private func markClosed() -> Bool {
+        outbox.withLock { o in
+            defer { o.closed = true }
+            return !o.closed
+        }
+    }
+
+    /// `drop` once the outbox is already closed.
+    private func dropClosed(reason: String) {
+        context.metrics.clientsDropped.increment()
+        sendFinalLineAndClose(.dropped(.init(reason: reason)))
+    }
+
+    private func sendFinalLineAndClose(_ message: ServerMessage) {
+        var buffer = channel.allocator.buffer(capacity: 128)
+        LineEncoding.append(message, to: &buffer)
+        let channel = self.channel
+        // The line waits behind whatever is queued; a stuck client is closed after the grace period anyway.
+        channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
+        channel.eventLoop.scheduleTask(in: Self.dropGrace) { channel.close(promise: nil) }
     }
 
     // MARK: Requests

@@ -179,7 +179,7 @@ public final class StatusServer: Sendable {
         }
         guard admitted else {
             context.metrics.clientsRefused.increment()
-            session.reject("too many clients (limit \(configuration.maxClients)) or server stopping; try again later")
+            session.refuse("too many clients (limit \(configuration.maxClients)) or server stopping; try again later")
             return nil
         }
         context.metrics.clientsConnected.record(sessionCount)

@@ -208,6 +208,8 @@ import Testing
                     let text = try await RawClient.with(.unix(t.socketPath)) { third in await third.readToEnd() }
                     #expect(text.contains("too many clients (limit 2)"))
                     #expect(!text.contains(#""type":"hello""#))
+                    #expect(!text.contains(#""type":"dropped""#))
+                    #expect(t.registry.emitToString().contains("cellbench_status_clients_refused_total 1"))
                 }
             }
         }
