@@ -116,6 +116,8 @@ let package = Package(
             dependencies: [
                 "BenchCore",
                 "Storage",
+                "StatusServer",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/cellbench-bench",

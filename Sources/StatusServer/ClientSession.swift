@@ -31,6 +31,8 @@ final class ClientSession: Sendable {
     static let maxPendingRequests = 64
     /// Records read from a ring per batch (one socket write per batch).
     static let batchSize = 256
+    /// Records a `history` reply carries when the request names no `limit`.
+    static let defaultHistoryLimit = 1000
     /// How long a dropped client gets to receive its `dropped` line.
     static let dropGrace = TimeAmount.seconds(1)
 
@@ -105,7 +107,7 @@ final class ClientSession: Sendable {
         case .gone:
             return false
         case .overflow:
-            sendDroppedAndClose(reason: "more than \(limit) bytes waiting to be sent: the client is not reading fast enough")
+            dropClosed(reason: "more than \(limit) bytes waiting to be sent: the client is not reading fast enough")
             return false
         case .accepted:
             channel.writeAndFlush(buffer).whenComplete { [self] _ in
@@ -117,27 +119,45 @@ final class ClientSession: Sendable {
 
     /// Tells the client why (best effort) and disconnects it.
     func drop(reason: String) {
-        let wasOpen = outbox.withLock { o in
+        if markClosed() { dropClosed(reason: reason) }
+    }
+
+    /// Sends an error line and disconnects: for a byte stream that can no longer be trusted.
+    func reject(_ message: String) {
+        guard markClosed() else { return }
+        context.metrics.clientsDropped.increment()
+        sendFinalLineAndClose(.error(.init(id: nil, message: message)))
+    }
+
+    /// Turns away a connection the server will not serve (before its hello).
+    func refuse(_ message: String) {
+        if markClosed() { sendFinalLineAndClose(.error(.init(id: nil, message: message))) }
+    }
+
+    /// Completes once the connection is closed.
+    var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Closes the outbox to further lines; false if it was already closed.
+    private func markClosed() -> Bool {
+        outbox.withLock { o in
             defer { o.closed = true }
             return !o.closed
         }
-        if wasOpen { sendDroppedAndClose(reason: reason) }
     }
 
-    private func sendDroppedAndClose(reason: String) {
+    /// `drop` once the outbox is already closed.
+    private func dropClosed(reason: String) {
         context.metrics.clientsDropped.increment()
+        sendFinalLineAndClose(.dropped(.init(reason: reason)))
+    }
+
+    private func sendFinalLineAndClose(_ message: ServerMessage) {
         var buffer = channel.allocator.buffer(capacity: 128)
-        LineEncoding.append(.dropped(.init(reason: reason)), to: &buffer)
+        LineEncoding.append(message, to: &buffer)
         let channel = self.channel
         // The line waits behind whatever is queued; a stuck client is closed after the grace period anyway.
         channel.writeAndFlush(buffer).whenComplete { _ in channel.close(promise: nil) }
         channel.eventLoop.scheduleTask(in: Self.dropGrace) { channel.close(promise: nil) }
-    }
-
-    /// Sends an error line and disconnects: used when the byte stream can no longer be trusted.
-    func reject(_ message: String) {
-        send(.error(.init(id: nil, message: message)))
-        drop(reason: message)
     }
 
     // MARK: Requests
@@ -148,7 +168,9 @@ final class ClientSession: Sendable {
         do {
             request = try LineEncoding.makeDecoder().decode(StatusRequest.self, from: Data(line.readableBytesView))
         } catch {
-            send(.error(.init(id: nil, message: "invalid request: \(LineEncoding.describe(error))")))
+            // Still echo the id when the rest of the request is what is wrong.
+            let id = try? LineEncoding.makeDecoder().decode(RequestIDOnly.self, from: Data(line.readableBytesView)).id
+            send(.error(.init(id: id, message: "invalid request: \(LineEncoding.describe(error))")))
             return
         }
         do {
@@ -223,7 +245,7 @@ final class ClientSession: Sendable {
             channelID = info.id
         }
         let maxRecords = context.limits.maxHistoryRecords
-        let limit = request.limit ?? maxRecords
+        let limit = request.limit ?? min(Self.defaultHistoryLimit, maxRecords)
         guard (1...maxRecords).contains(limit) else {
             throw RequestError("history: \"limit\" must be between 1 and \(maxRecords), got \(limit)")
         }
@@ -306,6 +328,10 @@ final class ClientSession: Sendable {
             }
         }
     }
+}
+
+private struct RequestIDOnly: Decodable {
+    var id: RequestID?
 }
 
 /// A request the server cannot honour; the description is sent to the client.

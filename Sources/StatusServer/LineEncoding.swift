@@ -45,6 +45,8 @@ public enum LineEncoding {
             return keys.isEmpty ? "" : "field \"\(keys.joined(separator: "."))\": "
         }
         switch error {
+        case .typeMismatch(_, let context) where context.codingPath.isEmpty:
+            return "expected a JSON object"
         case .typeMismatch(let type, let context):
             return "\(path(context))expected \(typeName(type))"
         case .valueNotFound(let type, let context):
@@ -52,8 +54,7 @@ public enum LineEncoding {
         case .keyNotFound(let key, let context):
             return "\(path(context))missing \"\(key.stringValue)\""
         case .dataCorrupted(let context):
-            let underlying = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
-            return "\(path(context))\(underlying ?? context.debugDescription)"
+            return "\(path(context))\(context.debugDescription)"
         @unknown default:
             return "\(error)"
         }

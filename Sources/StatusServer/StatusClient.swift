@@ -36,6 +36,7 @@ public enum StatusClient {
 /// A failure on the client side, naming the socket and what went wrong.
 public struct StatusClientError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// An open connection: send requests, read lines in order.

@@ -38,6 +38,23 @@ public struct StatusServerConfiguration: Sendable {
     }
 }
 
+extension StatusServerConfiguration {
+    /// Rejects settings the server cannot work with, naming the setting.
+    func validate() throws {
+        let positive: [(String, Int)] = [("maxClients", maxClients), ("maxLineBytes", maxLineBytes),
+                                         ("maxQueuedBytes", maxQueuedBytes), ("maxHistoryRecords", maxHistoryRecords)]
+        for (name, value) in positive where value <= 0 {
+            throw StatusServerError(description: "status server setting \(name) must be positive, got \(value)")
+        }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw StatusServerError(description: "status server setting metricsPort must be 0…65535, got \(metricsPort)")
+        }
+        if socketMode & ~0o777 != 0 {
+            throw StatusServerError(description: "status server setting socketMode must be permission bits (0…0777), got \(String(socketMode, radix: 8))")
+        }
+    }
+}
+
 /// Failures to start the server, naming the path or address concerned.
 public struct StatusServerError: Error, CustomStringConvertible {
     public let description: String
@@ -90,6 +107,7 @@ public final class StatusServer: Sendable {
     /// Binds the socket (replacing a stale socket file, refusing to displace a live server)
     /// and the metrics endpoint.
     public func start() async throws {
+        try configuration.validate()
         let path = configuration.socketPath
         if await Self.someoneListens(at: path, group: group) {
             throw StatusServerError(description: "another server is already listening on \(path)")
@@ -144,8 +162,10 @@ public final class StatusServer: Sendable {
         }
         try? await listener?.close()
         try? await metricsListener?.close()
-        for session in sessions { session.drop(reason: "server stopping") }
         if listener != nil { unlink(configuration.socketPath) }
+        for session in sessions { session.drop(reason: "server stopping") }
+        // Each dropped client is closed within the drop grace period.
+        for session in sessions { try? await session.closeFuture.get() }
     }
 
     // MARK: Sessions (called on the connection's event loop)
@@ -159,7 +179,7 @@ public final class StatusServer: Sendable {
         }
         guard admitted else {
             context.metrics.clientsRefused.increment()
-            session.reject("too many clients (limit \(configuration.maxClients)) or server stopping; try again later")
+            session.refuse("too many clients (limit \(configuration.maxClients)) or server stopping; try again later")
             return nil
         }
         context.metrics.clientsConnected.record(sessionCount)

@@ -145,17 +145,17 @@ import Testing
                 return
             }
             let cases: [(request: String, id: RequestID?, expected: String)] = [
-                ("this is not json", nil, "invalid request"),
+                ("this is not json", nil, "invalid request: The given data was not valid JSON"),
                 (#"{"op":"frobnicate","id":7}"#, .number(7), #"unknown op "frobnicate""#),
                 (#"{"id":8}"#, .number(8), #"missing "op""#),
-                (#"{"op":"history","id":9,"stream":"samples","limit":"many"}"#, nil, #"field "limit""#),
+                (#"{"op":"history","id":9,"stream":"samples","limit":"many"}"#, .number(9), #"field "limit": expected an integer"#),
                 (#"{"op":"history","id":10,"stream":"voltages"}"#, .number(10), #"unknown stream "voltages""#),
                 (#"{"op":"history","id":11,"stream":"samples","limit":0}"#, .number(11), #""limit" must be between 1 and"#),
                 (#"{"op":"history","id":12,"stream":"samples","from":5,"to":1}"#, .number(12), #""from" (5.0) is after "to""#),
                 (#"{"op":"history","id":13,"stream":"samples","channel":"Z99"}"#, .number(13), "store unreadable: disk I/O error"),
                 (#"{"op":"subscribe","id":14,"streams":["samples"],"channels":["NOPE"]}"#, .number(14), #"unknown channel "NOPE""#),
                 (#"{"op":"subscribe","id":15}"#, .number(15), #"missing "streams""#),
-                ("[1,2,3]", nil, "invalid request"),
+                ("[1,2,3]", nil, "invalid request: expected a JSON object"),
             ]
             for (request, id, expected) in cases {
                 try await client.send(request + "\n")
@@ -208,6 +208,8 @@ import Testing
                     let text = try await RawClient.with(.unix(t.socketPath)) { third in await third.readToEnd() }
                     #expect(text.contains("too many clients (limit 2)"))
                     #expect(!text.contains(#""type":"hello""#))
+                    #expect(!text.contains(#""type":"dropped""#))
+                    #expect(t.registry.emitToString().contains("cellbench_status_clients_refused_total 1"))
                 }
             }
         }
@@ -314,6 +316,27 @@ import Testing
                 return await other.readToEnd()
             }
             #expect(notFound.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        }
+    }
+
+    @Test func invalidSettingsAreRefusedByName() async throws {
+        let settings: [(String, (inout StatusServerConfiguration) -> Void)] = [
+            ("maxClients", { $0.maxClients = 0 }),
+            ("maxQueuedBytes", { $0.maxQueuedBytes = -1 }),
+            ("metricsPort", { $0.metricsPort = 70000 }),
+            ("socketMode", { $0.socketMode = 0o4777 }),
+        ]
+        for (name, change) in settings {
+            var configuration = StatusServerConfiguration(socketPath: "/nonexistent/never-bound.sock")
+            change(&configuration)
+            let server = StatusServer(configuration: configuration, streams: BenchStreams(), provider: FixtureProvider(),
+                                      registry: .init())
+            do {
+                try await server.start()
+                Issue.record("\(name) accepted")
+            } catch {
+                #expect("\(error)".contains(name))
+            }
         }
     }
 
