@@ -5,5 +5,6 @@ extension Bench {
     static let suites: [any ParsableCommand.Type] = [
         RingBench.self,
         StatusBench.self,
+        EndToEndBench.self,
     ]
 }
