@@ -52,12 +52,14 @@ public final class StoreReader {
 
     /// Calls `body` for each sample of `channel` with wall time in `from...to`,
     /// in time order (ties in sequence order), without loading them all.
+    /// Walks the wall-time index, so the cost follows the number of samples of
+    /// all channels in the range, and rows stream without a sort.
     public func forEachSample(channel: ChannelID, from: Int64? = nil, to: Int64? = nil, order: TimeOrder = .oldestFirst,
                               limit: Int? = nil, _ body: (Sample) throws -> Void) throws {
         let statement = try db.prepare("""
             SELECT channel, sequence, monotonic_ns, wall_ns, instrument_time_s, voltage_v, current_a, temperature_c, charge_ah
-            FROM samples WHERE channel = ?1 AND wall_ns BETWEEN ?2 AND ?3
-            ORDER BY wall_ns \(order.sql), sequence \(order.sql) LIMIT ?4
+            FROM samples INDEXED BY samples_by_time WHERE channel = ?1 AND wall_ns BETWEEN ?2 AND ?3
+            ORDER BY wall_ns \(order.sql), channel \(order.sql), sequence \(order.sql) LIMIT ?4
             """)
         try bindRange(statement, channel: channel, from: from, to: to, limit: limit)
         while try statement.step() {
