@@ -41,7 +41,7 @@ struct IngestBench: AsyncParsableCommand {
             for n in 0..<total {
                 // Stay within the ring: this measures the writer, not overruns.
                 if n % 1024 == 0 {
-                    while writer.counters.lag > headroom { try? await Task.sleep(for: .microseconds(200)) }
+                    while writer.counters.lag > headroom { try? await Task.sleep(for: .milliseconds(2)) }
                 }
                 streams.samples.push(IngestBench.sample(n, channels: channelCount))
             }

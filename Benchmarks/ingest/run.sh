@@ -17,9 +17,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/cellbench-ingest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 echo "sqlite $(pkg-config --modversion sqlite3), $(nproc) cores, store files in $work ($(df -T "$work" | awk 'NR==2 {print $2}'))"
-"$bench" ingest --samples "$samples" --channels "$channels" --batch-size "$batch" --store "$work/swift.db" | tee "$work/swift.txt"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# CPU time beside wall time: on a shared machine it shows the work done, whatever the neighbours do.
+TIMEFORMAT="swift: cpu %U s user + %S s sys, %R s wall"
+time "$bench" ingest --samples "$samples" --channels "$channels" --batch-size "$batch" --store "$work/swift.db" | tee "$work/swift.txt"
 "$bench" ingest --schema-only --store "$work/c.db"
-"$reference" "$work/c.db" "$samples" "$channels" "$batch" | tee "$work/c.txt"
+TIMEFORMAT="c: cpu %U s user + %S s sys, %R s wall"
+time "$reference" "$work/c.db" "$samples" "$channels" "$batch" | tee "$work/c.txt"
 
 rate() { sed -E 's/.*: ([0-9]+) samples\/s.*/\1/' "$1"; }
 swift_rate=$(rate "$work/swift.txt")

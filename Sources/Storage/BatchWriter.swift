@@ -199,8 +199,14 @@ public final class BatchWriter: Sendable {
     private func read(into state: inout WriterState) {
         let room = max(0, options.batchSize - state.batch.count)
         if room > 0 {
-            let missed = streams.samples.read(&state.cursors.samples, into: &state.scratch, maximum: room)
-            state.batch.samples.append(contentsOf: state.scratch)
+            let missed: UInt64
+            if state.batch.samples.isEmpty {
+                // The usual case under load: straight into the batch, one copy fewer.
+                missed = streams.samples.read(&state.cursors.samples, into: &state.batch.samples, maximum: room)
+            } else {
+                missed = streams.samples.read(&state.cursors.samples, into: &state.scratch, maximum: room)
+                state.batch.samples.append(contentsOf: state.scratch)
+            }
             if missed > 0 {
                 state.recordLoss(missed, of: "samples")
                 state.holdWatermarks()
