@@ -19,7 +19,9 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         let committed = await eventually(within: 60) {
-            (try? sqliteShell(path, "SELECT count(*) FROM samples")).flatMap { Int($0) }.map { $0 >= 20_000 } ?? false
+            // Never let the probe create the file: the writer must be the one to create its store.
+            guard FileManager.default.fileExists(atPath: path) else { return false }
+            return (try? sqliteShell(path, "SELECT count(*) FROM samples")).flatMap { Int($0) }.map { $0 >= 20_000 } ?? false
         }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
