@@ -233,17 +233,25 @@ public final class BatchWriter: Sendable {
     private func commit(_ state: inout WriterState) -> Bool {
         let started = BenchClock.monotonicNs()
         var tally = StoreCounters()
+        var watermarkError: (any Error)?
         let outcome: Result<Void, any Error> = connection.withLock { inserts in
             guard let inserts else { return .failure(StoreError.closed(path: path)) }
-            return Result {
-                state.batchHigh.removeAll(keepingCapacity: true)
+            state.batchHigh.removeAll(keepingCapacity: true)
+            let committed = Result {
                 try inserts.db.writeTransaction {
                     try write(state.batch, with: inserts, tally: &tally, high: &state.batchHigh)
                 }
-                try advanceWatermarks(&state, inserts)
             }
+            // The batch is durable whatever happens next: a failure here must not make it be written twice.
+            if case .success = committed {
+                do { try advanceWatermarks(&state, inserts) } catch { watermarkError = error }
+            }
+            return committed
         }
         let seconds = Double(BenchClock.monotonicNs() - started) / 1e9
+        if let watermarkError {
+            stats.withLock { $0.counters.lastError = "advancing commit watermarks: \(watermarkError)" }
+        }
         switch outcome {
         case .success:
             stats.withLock { s in
