@@ -44,7 +44,6 @@ int main(int argc, char **argv) {
     exec("PRAGMA busy_timeout = 5000");
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON");
-    exec("PRAGMA cache_size = -65536");
 
     sqlite3_stmt *insert;
     check(sqlite3_prepare_v3(db,

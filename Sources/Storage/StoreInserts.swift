@@ -17,9 +17,6 @@ final class StoreInserts {
 
     init(path: String) throws {
         db = try StoreSchema.open(path: path, create: true)
-        // 64 MiB of page cache keeps the hot b-tree pages of every channel in memory
-        // (the 2 MiB default made ingest re-read pages; measured in BENCHMARKS.md).
-        try db.execute("PRAGMA cache_size = -65536")
         sample = try db.prepare("""
             INSERT OR IGNORE INTO samples (channel, sequence, monotonic_ns, wall_ns, instrument_time_s,
                 voltage_v, current_a, temperature_c, charge_ah)
