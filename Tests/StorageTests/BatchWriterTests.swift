@@ -252,3 +252,24 @@ import Testing
         }
     }
 }
+
+@Suite struct StoreQueriesTests {
+    @Test func queriesRunOffThePoolAndSeeCommittedData() async throws {
+        let dir = try TempDirectory()
+        let path = dir.file("queries.db")
+        let streams = BenchStreams()
+        let writer = try BatchWriter(path: path, streams: streams, watermarks: CommitWatermarks())
+        let a01 = try writer.registerChannel(name: "A01", instrument: "cycler-1", instrumentChannel: 0)
+        for n in 1...10 as ClosedRange<UInt64> { streams.samples.push(sample(a01.id, n, wallNs: march1Noon + Int64(n))) }
+        try await writer.finish()
+
+        let queries = try StoreQueries(path: path)
+        async let latest = queries.run { try $0.latestSampleSequences() }
+        async let newest = queries.run { try $0.samples(channel: a01.id, order: .newestFirst, limit: 3).map(\.sequence) }
+        #expect(try await latest == [a01.id: 10])
+        #expect(try await newest == [10, 9, 8])
+        await #expect(throws: StoreError.unknownChannel(name: "Z9", path: path)) {
+            try await queries.run { try $0.channel(named: "Z9") }
+        }
+    }
+}
