@@ -27,13 +27,17 @@ public struct BatchOptions: Hashable, Sendable {
     /// …or this long after its first record arrived, whichever comes first.
     /// On power loss at most this window of received records is lost.
     public var interval: Duration
-    /// Pause before retrying a batch whose commit failed (disk full, I/O error).
+    /// Pause before retrying a batch whose commit failed (disk full, I/O error, lock held too long).
     public var retryPause: Duration
+    /// How long a write waits for a lock held by another connection before it fails (and is retried).
+    public var busyTimeout: Duration
 
-    public init(batchSize: Int = 4096, interval: Duration = .milliseconds(50), retryPause: Duration = .seconds(1)) {
+    public init(batchSize: Int = 4096, interval: Duration = .milliseconds(50), retryPause: Duration = .seconds(1),
+                busyTimeout: Duration = .seconds(5)) {
         self.batchSize = batchSize
         self.interval = interval
         self.retryPause = retryPause
+        self.busyTimeout = busyTimeout
     }
 }
 
@@ -102,14 +106,15 @@ public final class BatchWriter: Sendable {
         guard options.batchSize >= 1 else {
             throw StoreError.invalidOption(name: "batch size", value: "\(options.batchSize)", expected: "at least 1")
         }
-        guard options.interval > .zero, options.retryPause > .zero else {
-            throw StoreError.invalidOption(name: "interval", value: "\(options.interval)", expected: "a positive duration")
+        for (name, value) in [("interval", options.interval), ("retry pause", options.retryPause),
+                              ("busy timeout", options.busyTimeout)] where value <= .zero {
+            throw StoreError.invalidOption(name: name, value: "\(value)", expected: "a positive duration")
         }
         self.path = path
         self.options = options
         self.streams = streams
         self.watermarks = watermarks
-        connection = Mutex(try StoreInserts(path: path))
+        connection = Mutex(try StoreInserts(path: path, busyTimeoutMs: Int32(clamping: options.busyTimeout.nanoseconds / 1_000_000)))
         startCursors = Cursors(streams)
     }
 

@@ -15,8 +15,8 @@ final class StoreInserts {
     private let sampleExists: SQLiteStatement
     private let runEnd: SQLiteStatement
 
-    init(path: String) throws {
-        db = try StoreSchema.open(path: path, create: true)
+    init(path: String, busyTimeoutMs: Int32) throws {
+        db = try StoreSchema.open(path: path, create: true, busyTimeoutMs: busyTimeoutMs)
         sample = try db.prepare("""
             INSERT OR IGNORE INTO samples (channel, sequence, monotonic_ns, wall_ns, instrument_time_s,
                 voltage_v, current_a, temperature_c, charge_ah)

@@ -273,3 +273,52 @@ import Testing
         }
     }
 }
+
+@Suite struct FailedCommitTests {
+    private let a = ChannelID(1)
+    private let options = BatchOptions(batchSize: 4096, interval: .milliseconds(10), retryPause: .milliseconds(50),
+                                       busyTimeout: .milliseconds(50))
+
+    /// Another connection holds the write lock: commits fail, nothing is marked committed,
+    /// and the same batch goes in once the lock is released.
+    @Test func failedBatchIsRetriedWhole() async throws {
+        let dir = try TempDirectory()
+        let path = dir.file("busy.db")
+        let streams = BenchStreams()
+        let marks = CommitWatermarks()
+        let writer = try BatchWriter(path: path, streams: streams, watermarks: marks, options: options)
+        let blocker = try SQLiteDatabase(path: path, create: false)
+        try blocker.execute("BEGIN EXCLUSIVE")
+        writer.start()
+        for n in 1...20 as ClosedRange<UInt64> { streams.samples.push(sample(a, n)) }
+        streams.events.push(BenchEvent(channel: a, severity: .info, kind: "note", message: "once"))
+        #expect(await eventually { writer.counters.failedCommits >= 2 })
+        #expect(writer.counters.lastError?.contains("locked") == true)
+        #expect(writer.counters.samples == 0 && writer.counters.pending == 21)
+        #expect(marks.committed(a) == nil)
+
+        try blocker.execute("COMMIT")
+        #expect(await eventually { marks.committed(a) == 20 })
+        let final = try await writer.finish()
+        #expect(final.samples == 20 && final.duplicateSamples == 0 && final.events == 1 && final.batches == 1)
+        #expect(try StoreReader(path: path).events().map(\.message) == ["once"])
+    }
+
+    /// finish() cannot commit: it gives up after a few attempts and says how many records were not stored.
+    @Test func finishReportsWhatItCouldNotCommit() async throws {
+        let dir = try TempDirectory()
+        let path = dir.file("stuck.db")
+        let streams = BenchStreams()
+        let writer = try BatchWriter(path: path, streams: streams, watermarks: CommitWatermarks(), options: options)
+        let blocker = try SQLiteDatabase(path: path, create: false)
+        try blocker.execute("BEGIN EXCLUSIVE")
+        for n in 1...5 as ClosedRange<UInt64> { streams.samples.push(sample(a, n)) }
+        do {
+            try await writer.finish()
+            Issue.record("finish() claimed success while the store was locked")
+        } catch let StoreError.unflushed(records, failedPath, cause) {
+            #expect(records == 5 && failedPath == path && cause.contains("locked"))
+        }
+        try blocker.execute("ROLLBACK")
+    }
+}
