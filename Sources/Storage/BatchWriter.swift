@@ -45,8 +45,11 @@ public struct BatchOptions: Hashable, Sendable {
 public struct StoreCounters: Hashable, Sendable {
     /// New samples committed (re-deliveries not counted).
     public var samples: UInt64 = 0
-    /// Re-delivered samples ignored because their (channel, sequence) was already stored.
+    /// Re-delivered samples ignored because their (channel, sequence) was already stored, with the same values.
     public var duplicateSamples: UInt64 = 0
+    /// Samples not stored because their (channel, sequence) was already stored with different values
+    /// (each batch with such samples also stores a `sequence-conflict` error event).
+    public var conflictingSamples: UInt64 = 0
     public var sweeps: UInt64 = 0
     public var sweepPoints: UInt64 = 0
     public var events: UInt64 = 0
@@ -281,10 +284,27 @@ public final class BatchWriter: Sendable {
 
     private func write(_ batch: Batch, with inserts: StoreInserts, tally: inout StoreCounters,
                        high: inout [ChannelID: UInt64]) throws {
+        var firstConflict: Sample?
         for s in batch.samples {
-            if try inserts.insert(s) { tally.samples += 1 } else { tally.duplicateSamples += 1 }
+            if try inserts.insert(s) {
+                tally.samples += 1
+            } else if try inserts.matchesStored(s) {
+                tally.duplicateSamples += 1
+            } else {
+                tally.conflictingSamples += 1
+                firstConflict = firstConflict ?? s
+                continue
+            }
             if let h = high[s.channel], h >= s.sequence { continue }
             high[s.channel] = s.sequence
+        }
+        if let first = firstConflict {
+            try inserts.insert(BenchEvent(
+                channel: first.channel, severity: .error, kind: "sequence-conflict",
+                message: "\(tally.conflictingSamples) samples were not stored: their (channel, sequence) is already stored "
+                    + "with different values (first: channel \(first.channel) sequence \(first.sequence)); "
+                    + "an instrument restarted its numbering and the samples need new sequence numbers"))
+            tally.events += 1
         }
         for s in batch.sweeps {
             guard let points = try inserts.insert(s) else { continue }
@@ -469,6 +489,7 @@ extension StoreCounters {
     fileprivate mutating func add(_ t: StoreCounters) {
         samples += t.samples
         duplicateSamples += t.duplicateSamples
+        conflictingSamples += t.conflictingSamples
         sweeps += t.sweeps
         sweepPoints += t.sweepPoints
         events += t.events

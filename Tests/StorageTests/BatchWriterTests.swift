@@ -87,14 +87,45 @@ import Testing
         for n in 1...3 as ClosedRange<UInt64> { streams.samples.push(sample(a, n, voltage: 3.0 + Double(n) / 10)) }
         writer.start()
         #expect(await eventually { writer.counters.samples == 3 })
-        // The instrument re-sends 2 and 3 (not acknowledged in time) and then 4.
-        for n in 2...4 as ClosedRange<UInt64> { streams.samples.push(sample(a, n, voltage: 9.9)) }
+        // The instrument re-sends 2 and 3 (not acknowledged in time; received later, so a later
+        // wall time) and then 4.
+        for n in 2...4 as ClosedRange<UInt64> {
+            streams.samples.push(sample(a, n, wallNs: march1Noon + 5_000_000_000, voltage: 3.0 + Double(n) / 10))
+        }
         let final = try await writer.finish()
         #expect(final.samples == 4)
         #expect(final.duplicateSamples == 2)
+        #expect(final.conflictingSamples == 0 && final.events == 0)
         let stored = try StoreReader(path: path).samples(channel: a)
         #expect(stored.map(\.sequence) == [1, 2, 3, 4])
-        #expect(stored.map(\.voltage) == [3.1, 3.2, 3.3, 9.9])
+        #expect(stored.map(\.voltage) == [3.1, 3.2, 3.3, 3.4])
+        #expect(stored.map(\.time.wallNs) == [march1Noon, march1Noon, march1Noon, march1Noon + 5_000_000_000])
+    }
+
+    /// A reused sequence with different values is not a re-delivery: it is not stored
+    /// silently over nor silently dropped, but reported.
+    @Test func reusedSequenceIsReported() async throws {
+        let dir = try TempDirectory()
+        let path = dir.file("reuse.db")
+        let streams = BenchStreams()
+        let marks = CommitWatermarks()
+        let writer = try BatchWriter(path: path, streams: streams, watermarks: marks)
+        for n in 1...5 as ClosedRange<UInt64> { streams.samples.push(sample(a, n)) }
+        writer.start()
+        #expect(await eventually { marks.committed(a) == 5 })
+        // The instrument was power-cycled and counts from 1 again: other times, other values.
+        for n in 1...2 as ClosedRange<UInt64> {
+            var restarted = sample(a, n, voltage: 3.9)
+            restarted.instrumentTime = 0.5 * Double(n)
+            streams.samples.push(restarted)
+        }
+        let final = try await writer.finish()
+        #expect(final.samples == 5 && final.duplicateSamples == 0 && final.conflictingSamples == 2)
+        let reader = try StoreReader(path: path)
+        #expect(try reader.samples(channel: a).map(\.voltage) == Array(repeating: 3.7, count: 5))
+        let event = try #require(try reader.events().first)
+        #expect(event.kind == "sequence-conflict" && event.severity == .error && event.channel == a)
+        #expect(event.message.hasPrefix("2 samples were not stored") && event.message.contains("sequence 1"))
     }
 
     @Test func everyRecordKindRoundTrips() async throws {
