@@ -6,5 +6,6 @@ extension Bench {
         RingBench.self,
         StatusBench.self,
         EndToEndBench.self,
+        IngestBench.self,
     ]
 }

@@ -101,8 +101,11 @@ enum StoreSchema {
         CREATE INDEX alarms_by_state ON alarms (state);
         """,
         // 2: time-range reads of samples (export, plots) and per-sweep analysis results.
+        // The time index is on wall_ns alone: new samples append at its right edge, which
+        // costs far less at ingest than (channel, wall_ns) with one insertion point per channel;
+        // its entries carry the key (channel, sequence), so per-channel reads filter inside it.
         """
-        CREATE INDEX samples_by_time ON samples (channel, wall_ns);
+        CREATE INDEX samples_by_time ON samples (wall_ns);
         CREATE TABLE sweep_analyses (
             channel INTEGER NOT NULL,
             sweep_sequence INTEGER NOT NULL,

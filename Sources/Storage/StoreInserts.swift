@@ -13,10 +13,11 @@ final class StoreInserts {
     private let analysis: SQLiteStatement
     private let channel: SQLiteStatement
     private let sampleExists: SQLiteStatement
+    private let storedSample: SQLiteStatement
     private let runEnd: SQLiteStatement
 
-    init(path: String) throws {
-        db = try StoreSchema.open(path: path, create: true)
+    init(path: String, busyTimeoutMs: Int32) throws {
+        db = try StoreSchema.open(path: path, create: true, busyTimeoutMs: busyTimeoutMs)
         sample = try db.prepare("""
             INSERT OR IGNORE INTO samples (channel, sequence, monotonic_ns, wall_ns, instrument_time_s,
                 voltage_v, current_a, temperature_c, charge_ah)
@@ -66,6 +67,9 @@ final class StoreInserts {
             RETURNING id
             """)
         sampleExists = try db.prepare("SELECT 1 FROM samples WHERE channel = ?1 AND sequence = ?2")
+        storedSample = try db.prepare("""
+            SELECT instrument_time_s, voltage_v, current_a FROM samples WHERE channel = ?1 AND sequence = ?2
+            """)
         runEnd = try db.prepare("""
             SELECT a.sequence FROM samples AS a
             WHERE a.channel = ?1 AND a.sequence > ?2
@@ -87,6 +91,18 @@ final class StoreInserts {
         try sample.bind(9, s.charge)
         try sample.run()
         return db.changes > 0
+    }
+
+    /// Whether the stored sample with the (channel, sequence) of `s` holds the same
+    /// measurement: then `s` is a re-delivery; otherwise the sequence was reused.
+    func matchesStored(_ s: Sample) throws -> Bool {
+        try storedSample.bind(1, Int64(s.channel.rawValue))
+        try storedSample.bind(2, Int64(bitPattern: s.sequence))
+        guard try storedSample.step() else { return false }
+        defer { storedSample.reset() }
+        func same(_ a: Double, _ b: Double) -> Bool { a == b || (a.isNaN && b.isNaN) }
+        return same(storedSample.double(0), s.instrumentTime) && same(storedSample.double(1), s.voltage)
+            && same(storedSample.double(2), s.current)
     }
 
     /// Returns the number of points stored, or nil when the sweep was a re-delivery (ignored).
