@@ -41,10 +41,11 @@ import Testing
         streams.samples.push(sample(a, 1))
         #expect(await eventually { marks.committed(a) == 1 })
         let elapsed = Double(BenchClock.monotonicNs() - pushed) / 1e9
-        // Not before the interval (the batch waits for company), and well within a second
-        // (interval + one poll tick + commit, with slack for a loaded machine).
+        // Not before the interval (the batch waits for company). Committing at all proves the
+        // interval closed the batch (it holds 1 of 4096 rows); the upper bound only guards
+        // against a stall and leaves room for a fully loaded 2-core machine.
         #expect(elapsed >= 0.050)
-        #expect(elapsed < 1.0)
+        #expect(elapsed < 5.0)
         #expect(writer.counters.batches == 1)
         try await writer.finish()
     }
