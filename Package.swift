@@ -95,6 +95,16 @@ let package = Package(
         .executableTarget(
             name: "cellbenchd",
             dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        // Impedance analysis: circuits, fitting, Kramers–Kronig, spectrum importers.
+        .target(
+            name: "Electrochem",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ElectrochemTests",
+            dependencies: ["Electrochem", "BenchCore"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
 
@@ -105,7 +115,9 @@ let package = Package(
                 "BenchCore",
                 "StatusServer",
                 "Storage",
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -118,7 +130,9 @@ let package = Package(
                 "Storage",
                 "StatusServer",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             path: "Benchmarks/cellbench-bench",
             swiftSettings: swiftSettings
