@@ -95,6 +95,9 @@ let package = Package(
         .executableTarget(
             name: "cellbenchd",
             dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
         // Impedance analysis: circuits, fitting, Kramers–Kronig, spectrum importers.
         .target(
             name: "Electrochem",
