@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -110,6 +110,14 @@ let package = Package(
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
+
+        // Per-channel online analysis: per-sweep check and fit, observers.
+        .target(
+            name: "Estimation",
+            dependencies: ["BenchCore", "Electrochem"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], swiftSettings: swiftSettings),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
