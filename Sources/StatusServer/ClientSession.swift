@@ -324,7 +324,7 @@ final class ClientSession: Sendable {
                 }
                 for record in batch {
                     if let filter, let id = record.channelID, !filter.contains(id) { continue }
-                    LineEncoding.append(.record(record.wireLine(names)), to: &buffer)
+                    record.appendLine(to: &buffer, names: names)
                 }
                 if buffer.readableBytes > 0, !enqueue(buffer) { return }
             }

@@ -297,10 +297,16 @@ import Testing
                 }
                 #expect(sequences == Array(stride(from: 0, to: UInt64(pushes), by: 1000)))
 
-                // The stuck client has been cut off: once it reads, the stream ends.
+                // The stuck client is cut off while it still does not read
+                // (its subscription carries ~50 MB, far beyond its queue and socket buffers) ...
+                let droppedCount = "cellbench_status_clients_dropped_total 1\n"
+                for _ in 0..<400 where !t.registry.emitToString().contains(droppedCount) {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(t.registry.emitToString().contains(droppedCount))
+                // ... and once it reads, its stream ends.
                 let dropped = await stuck.readToEnd()
                 #expect(!dropped.isEmpty)
-                #expect(t.registry.emitToString().contains("cellbench_status_clients_dropped_total 1"))
             }
             }
         }
