@@ -140,6 +140,8 @@ let package = Package(
                 "BenchCore",
                 "Storage",
                 "StatusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
