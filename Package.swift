@@ -33,6 +33,23 @@ let package = Package(
         .target(name: "BenchCore", swiftSettings: swiftSettings),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"], swiftSettings: swiftSettings),
 
+        // Instrument transports (serial, Modbus RTU/TCP), driver files, drivers, fault policy.
+        .target(
+            name: "Instruments",
+            dependencies: [
+                "BenchCore", "CSerialPort", "CModbus",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InstrumentsTests",
+            dependencies: ["Instruments", "BenchCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
