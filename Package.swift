@@ -33,19 +33,34 @@ let package = Package(
         .target(name: "BenchCore", swiftSettings: swiftSettings),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"], swiftSettings: swiftSettings),
 
+        // Located TOML reading shared by the configuration, driver, schedule and cell files.
+        .target(
+            name: "TOMLConfig",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
+
+        // Virtual cells and simulated instruments.
+        .target(
+            name: "Simulator",
+            dependencies: ["BenchCore", "TOMLConfig", "CModbus", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+
         // Instrument transports (serial, Modbus RTU/TCP), driver files, drivers, fault policy.
         .target(
             name: "Instruments",
             dependencies: [
-                "BenchCore", "CSerialPort", "CModbus",
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                "BenchCore", "TOMLConfig", "CSerialPort", "CModbus",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "InstrumentsTests",
-            dependencies: ["Instruments", "BenchCore"],
+            dependencies: ["Instruments", "Simulator", "BenchCore"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

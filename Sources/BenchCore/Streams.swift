@@ -61,3 +61,31 @@ public final class CommitWatermarks: Sendable {
         _ = marks.withLock { $0.removeValue(forKey: channel) }
     }
 }
+
+/// State of the link to an instrument, as shown by `cellbench status`.
+public struct LinkStatus: Hashable, Sendable, Codable {
+    public enum State: String, Sendable, Codable { case connecting, up, down }
+    public var state: State
+    /// When the link entered this state.
+    public var since: Timestamp
+    /// The last error seen on this link, if any.
+    public var lastError: String?
+
+    public init(state: State, since: Timestamp = .now(), lastError: String? = nil) {
+        self.state = state
+        self.since = since
+        self.lastError = lastError
+    }
+}
+
+/// Anything that produces bench records: a driven instrument or a simulated bench.
+public protocol AcquisitionSource: Sendable {
+    /// Instrument name from the configuration.
+    var name: String { get }
+    /// Acquires until the task is cancelled, publishing into `streams`; handles
+    /// its own reconnects. Records held by the instrument are acknowledged only
+    /// up to `watermarks`.
+    func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws
+    /// Present state of the link.
+    func linkStatus() -> LinkStatus
+}

@@ -20,7 +20,8 @@ public final class AnalyzerDriver: BenchInstrument {
     public let backoff: Backoff
     private let session: LineSession
     private let monitor: LinkMonitor
-    private let running = Mutex<(streams: BenchStreams, logger: Logger)?>(nil)
+    private let logger: Logger
+    private let running = Mutex<BenchStreams?>(nil)
 
     static let requirement = LineProtocolDefinition.Requirement(
         commands: ["reset": [], "clear": [], "set_mode": ["mode"], "set_amplitude": ["amplitude"], "set_bias": ["bias"],
@@ -31,7 +32,7 @@ public final class AnalyzerDriver: BenchInstrument {
         words: ["galvanostatic", "potentiostatic", "idle", "running", "done", "aborted", "fault"])
 
     public init(name: String, definition: LineProtocolDefinition, line: SerialLine, channel: ChannelID, pollInterval: Double = 0.1,
-                sweepInterval: Double? = nil, defaultSettings: SweepSettings = SweepSettings(), backoff: Backoff = Backoff()) {
+                sweepInterval: Double? = nil, defaultSettings: SweepSettings = SweepSettings(), backoff: Backoff = Backoff(), logger: Logger = Logger(label: "cellbench.instruments")) {
         self.name = name
         self.channel = channel
         self.pollInterval = pollInterval
@@ -40,13 +41,14 @@ public final class AnalyzerDriver: BenchInstrument {
         self.backoff = backoff
         session = LineSession(definition: definition, line: line)
         monitor = LinkMonitor(instrument: name)
+        self.logger = logger
     }
 
     public var channels: [ChannelID] { [channel] }
-    public var link: LinkStatus { monitor.current }
+    public func linkStatus() -> LinkStatus { monitor.current }
 
-    public func run(streams: BenchStreams, watermarks: CommitWatermarks, logger: Logger) async throws {
-        running.withLock { $0 = (streams, logger) }
+    public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
+        running.withLock { $0 = streams }
         defer { running.withLock { $0 = nil } }
         var nextSweep = sweepInterval.map { _ in BenchClock.monotonicSeconds() }
         await superviseLink(monitor: monitor, streams: streams, logger: logger, backoff: backoff) { connected in
@@ -69,7 +71,7 @@ public final class AnalyzerDriver: BenchInstrument {
     /// Runs one sweep and returns it (complete or aborted); `onPoint` gets each point as it is fetched.
     @discardableResult
     public func measure(_ settings: SweepSettings, onPoint: @Sendable (ImpedancePoint, _ index: Int, _ total: Int) -> Void = { _, _, _ in }) async throws -> Sweep {
-        guard let (streams, logger) = running.withLock({ $0 }) else { throw InstrumentError.instrument("\(name): not running") }
+        guard let streams = running.withLock({ $0 }) else { throw InstrumentError.instrument("\(name): not running") }
         let started = Timestamp.now()
         var points: [ImpedancePoint] = []
         func finish(_ status: Sweep.Status) -> Sweep {

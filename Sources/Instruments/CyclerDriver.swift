@@ -40,6 +40,7 @@ public final class CyclerDriver: BenchInstrument {
     public let pollInterval: Double
     public let backoff: Backoff
     private let monitor: LinkMonitor
+    private let logger: Logger
     private let state: Mutex<[ChannelID: ChannelState]>
 
     /// What the driver remembers of a channel across reconnections.
@@ -59,7 +60,7 @@ public final class CyclerDriver: BenchInstrument {
     }
 
     public init(name: String, map: CyclerMap, bus: ModbusBus, unit: Int, channels: [CyclerChannelConfig],
-                pollInterval: Double = 0.2, backoff: Backoff = Backoff()) {
+                pollInterval: Double = 0.2, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "cellbench.instruments")) {
         self.name = name
         self.map = map
         self.bus = bus
@@ -68,13 +69,14 @@ public final class CyclerDriver: BenchInstrument {
         self.pollInterval = pollInterval
         self.backoff = backoff
         monitor = LinkMonitor(instrument: name)
+        self.logger = logger
         state = Mutex(Dictionary(uniqueKeysWithValues: channels.map { ($0.channel, ChannelState()) }))
     }
 
     public var channels: [ChannelID] { channelConfigs.map(\.channel) }
-    public var link: LinkStatus { monitor.current }
+    public func linkStatus() -> LinkStatus { monitor.current }
 
-    public func run(streams: BenchStreams, watermarks: CommitWatermarks, logger: Logger) async throws {
+    public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
         resumeFromStore(watermarks)
         await superviseLink(monitor: monitor, streams: streams, logger: logger, backoff: backoff) { connected in
             try await checkDevice()

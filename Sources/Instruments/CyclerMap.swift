@@ -1,3 +1,5 @@
+import TOMLConfig
+
 /// The register map of a multi-channel cycler with an on-board record buffer,
 /// as described by a driver file's `[device]` and `[channel.*]` tables.
 public struct CyclerMap: Equatable, Sendable {
@@ -37,20 +39,20 @@ public struct CyclerMap: Equatable, Sendable {
         "mode": ["rest", "constant_current", "constant_voltage", "cccv"],
     ]
 
-    static func parse(_ root: TOMLSection) throws -> CyclerMap {
-        let modbus = try root.section("modbus")
+    static func parse(_ root: ConfigTable) throws -> CyclerMap {
+        let modbus = try root.table("modbus")
         try modbus.rejectUnknownKeys(["word_order", "max_read", "max_write"])
         let orderName = try modbus.optionalString("word_order") ?? "ABCD"
         guard let order = WordOrder(rawValue: orderName) else { throw modbus.error("word_order", "unknown word order '\(orderName)'") }
         let maxRead = try modbus.int("max_read", in: 1...125, default: 125)
         let maxWrite = try modbus.int("max_write", in: 1...123, default: 123)
 
-        let device = try root.section("device")
+        let device = try root.table("device")
         try device.rejectUnknownKeys(["channel_count", "model"])
         let channelCount = try RegisterField.parse(device, "channel_count", defaultOrder: order, addressLimit: 65535)
         let model = try device.contains("model") ? RegisterField.parse(device, "model", defaultOrder: order, addressLimit: 65535) : nil
 
-        let channel = try root.section("channel")
+        let channel = try root.table("channel")
         try channel.rejectUnknownKeys(["input_base", "holding_base", "stride", "max_channels", "input", "holding", "window", "record", "codes"])
         let inputBase = try channel.int("input_base", in: 0...65535)
         let holdingBase = try channel.int("holding_base", in: 0...65535)
@@ -63,7 +65,7 @@ public struct CyclerMap: Equatable, Sendable {
         let input = try fields(channel, "input", required: inputFields, order: order, limit: stride - 1)
         let holding = try fields(channel, "holding", required: holdingFields, order: order, limit: stride - 1)
 
-        let window = try channel.section("window")
+        let window = try channel.table("window")
         try window.rejectUnknownKeys(["address", "records", "stride"])
         let windowAddress = try window.int("address", in: 0...stride - 1)
         let windowRecords = try window.int("records", in: 1...64)
@@ -83,8 +85,8 @@ public struct CyclerMap: Equatable, Sendable {
         return map
     }
 
-    private static func fields(_ channel: TOMLSection, _ key: String, required: [String], order: WordOrder, limit: Int) throws -> [String: RegisterField] {
-        let section = try channel.section(key)
+    private static func fields(_ channel: ConfigTable, _ key: String, required: [String], order: WordOrder, limit: Int) throws -> [String: RegisterField] {
+        let section = try channel.table(key)
         try section.rejectUnknownKeys(Set(required))
         var out: [String: RegisterField] = [:]
         for name in required {
@@ -96,12 +98,12 @@ public struct CyclerMap: Equatable, Sendable {
         return out
     }
 
-    private static func codes(_ channel: TOMLSection) throws -> [String: [String: Int]] {
-        let section = try channel.section("codes")
+    private static func codes(_ channel: ConfigTable) throws -> [String: [String: Int]] {
+        let section = try channel.table("codes")
         try section.rejectUnknownKeys(Set(codeWords.keys))
         var out: [String: [String: Int]] = [:]
         for (group, words) in codeWords {
-            let table = try section.section(group)
+            let table = try section.table(group)
             try table.rejectUnknownKeys(Set(words))
             var codes: [String: Int] = [:]
             for word in words { codes[word] = try table.int(word, in: 0...65535) }

@@ -1,8 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import TOMLConfig
+
 
 /// The kinds of instrument the drivers know how to run.
 public enum InstrumentKind: String, Sendable, CaseIterable {
@@ -25,16 +22,17 @@ public struct DriverDefinition: Equatable, Sendable {
 
     /// Reads and checks a driver file. Errors name the file, line and reason.
     public static func load(path: String) throws -> DriverDefinition {
-        guard let text = readTextFile(path) else {
-            throw ConfigurationError(file: path, line: 0, key: "", reason: "cannot read driver file: \(String(cString: strerror(errno)))")
-        }
-        return try parse(text, file: path)
+        try parse(ConfigDocument(contentsOf: path))
     }
 
     public static func parse(_ text: String, file: String) throws -> DriverDefinition {
-        let root = try TOMLSection.parse(text, file: file)
+        try parse(ConfigDocument(text: text, file: file))
+    }
+
+    static func parse(_ document: ConfigDocument) throws -> DriverDefinition {
+        let root = document.root
         try root.rejectUnknownKeys(["driver", "link", "commands", "words", "modbus", "device", "channel"])
-        let driver = try root.section("driver")
+        let driver = try root.table("driver")
         try driver.rejectUnknownKeys(["name", "kind", "protocol"])
         let name = try driver.string("name")
         let kindName = try driver.string("kind")
@@ -53,21 +51,7 @@ public struct DriverDefinition: Equatable, Sendable {
         default:
             throw driver.error("protocol", "a \(kind.rawValue) driver needs protocol \"\(kind == .cycler ? "modbus" : "line")\", not \"\(protocolName)\"")
         }
-        return DriverDefinition(name: name, kind: kind, file: file, body: body)
+        return DriverDefinition(name: name, kind: kind, file: document.file, body: body)
     }
 }
 
-/// Whole file as UTF-8 text, or nil (errno set) when it cannot be read.
-func readTextFile(_ path: String) -> String? {
-    guard let file = fopen(path, "rb") else { return nil }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&chunk, 1, chunk.count, file)
-        if n > 0 { bytes.append(contentsOf: chunk[0..<n]) }
-        if n < chunk.count { break }
-    }
-    guard ferror(file) == 0 else { return nil }
-    return String(decoding: bytes, as: UTF8.self)
-}

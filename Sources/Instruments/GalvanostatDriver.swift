@@ -20,6 +20,7 @@ public final class GalvanostatDriver: BenchInstrument {
     public let backoff: Backoff
     private let session: LineSession
     private let monitor: LinkMonitor
+    private let logger: Logger
     private let state = Mutex(State())
 
     struct State {
@@ -40,7 +41,7 @@ public final class GalvanostatDriver: BenchInstrument {
         words: ["current", "voltage", "rest"])
 
     public init(name: String, definition: LineProtocolDefinition, line: SerialLine, channel: ChannelID, protection: ProtectionLimits,
-                watchdog: Double = 10, recordInterval: Double = 1, backoff: Backoff = Backoff()) {
+                watchdog: Double = 10, recordInterval: Double = 1, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "cellbench.instruments")) {
         self.name = name
         self.channel = channel
         self.protection = protection
@@ -49,12 +50,13 @@ public final class GalvanostatDriver: BenchInstrument {
         self.backoff = backoff
         session = LineSession(definition: definition, line: line)
         monitor = LinkMonitor(instrument: name)
+        self.logger = logger
     }
 
     public var channels: [ChannelID] { [channel] }
-    public var link: LinkStatus { monitor.current }
+    public func linkStatus() -> LinkStatus { monitor.current }
 
-    public func run(streams: BenchStreams, watermarks: CommitWatermarks, logger: Logger) async throws {
+    public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
         if let committed = watermarks.committed(channel) {
             state.withLock {
                 $0.epoch = UInt32(truncatingIfNeeded: committed >> 32)

@@ -1,3 +1,5 @@
+import TOMLConfig
+
 /// One named command of a line-protocol driver: what to send and, for a
 /// query, the shape of the reply.
 public struct LineCommand: Equatable, Sendable {
@@ -25,16 +27,16 @@ public struct LineProtocolDefinition: Equatable, Sendable {
         var words: [String]
     }
 
-    static func parse(_ root: TOMLSection, requirement: Requirement) throws -> LineProtocolDefinition {
-        let link = try root.optionalSection("link")
+    static func parse(_ root: ConfigTable, requirement: Requirement) throws -> LineProtocolDefinition {
+        let link = try root.optionalTable("link")
         try link?.rejectUnknownKeys(["reply_timeout", "retries"])
         let replyTimeout = try link?.double("reply_timeout", in: 0.01...60, default: 0.2) ?? 0.2
         let retries = try link?.int("retries", in: 0...10, default: 2) ?? 2
 
-        let section = try root.section("commands")
+        let section = try root.table("commands")
         var commands: [String: LineCommand] = [:]
         for name in section.keys {
-            let entry = try section.section(name)
+            let entry = try section.table(name)
             try entry.rejectUnknownKeys(["send", "reply"])
             let send = try template(entry, "send")
             let reply = try entry.contains("reply") ? template(entry, "reply") : nil
@@ -55,7 +57,7 @@ public struct LineProtocolDefinition: Equatable, Sendable {
         }
 
         var words: [String: String] = [:]
-        if let wordSection = try root.optionalSection("words") {
+        if let wordSection = try root.optionalTable("words") {
             for key in wordSection.keys { words[key] = try wordSection.string(key) }
         }
         for word in requirement.words where words[word] == nil {
@@ -64,22 +66,22 @@ public struct LineProtocolDefinition: Equatable, Sendable {
         return LineProtocolDefinition(commands: commands, words: words, replyTimeout: replyTimeout, retries: retries)
     }
 
-    private static func template(_ entry: TOMLSection, _ key: String) throws -> LineTemplate {
+    private static func template(_ entry: ConfigTable, _ key: String) throws -> LineTemplate {
         let text = try entry.string(key)
         do { return try LineTemplate(text) } catch { throw entry.error(key, error.description) }
     }
 
-    private static func required(_ name: String, in commands: [String: LineCommand], _ section: TOMLSection) throws -> LineCommand {
+    private static func required(_ name: String, in commands: [String: LineCommand], _ section: ConfigTable) throws -> LineCommand {
         guard let command = commands[name] else { throw section.error(name, "missing command `\(name)` required for this kind of instrument") }
         return command
     }
 
     /// A command may only use the fields the driver fills in.
-    private static func check(_ template: LineTemplate, provides fields: Set<String>, _ place: ConfigurationError) throws {
+    private static func check(_ template: LineTemplate, provides fields: Set<String>, _ place: ConfigError) throws {
         for field in template.fieldNames where !fields.contains(field) {
             var error = place
             error.key += ".send"
-            error.reason = fields.isEmpty
+            error.message = fields.isEmpty
                 ? "takes no fields, but uses {\(field)}"
                 : "uses unknown field {\(field)} (available: \(fields.sorted().joined(separator: ", ")))"
             throw error

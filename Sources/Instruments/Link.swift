@@ -2,25 +2,6 @@ import BenchCore
 import Logging
 import Synchronization
 
-/// State of the link to one instrument, as `cellbench status` shows it.
-public struct LinkStatus: Equatable, Sendable {
-    public enum State: String, Sendable { case connecting, up, down }
-    public var state: State
-    /// The last failure, kept after the link comes back so it can be seen.
-    public var lastError: String?
-    /// When `state` was entered.
-    public var since: Timestamp
-    /// Reconnections since start.
-    public var reconnects: Int
-
-    public init(state: State, lastError: String? = nil, since: Timestamp = .now(), reconnects: Int = 0) {
-        self.state = state
-        self.lastError = lastError
-        self.since = since
-        self.reconnects = reconnects
-    }
-}
-
 /// Exponential backoff with jitter between reconnection attempts.
 public struct Backoff: Sendable {
     public var initial: Double
@@ -60,7 +41,6 @@ final class LinkMonitor: Sendable {
             if s.state != .up {
                 s.state = .up
                 s.since = .now()
-                if old.state == .down { s.reconnects += 1 }
             }
             return old
         }
@@ -118,16 +98,14 @@ func superviseLink(monitor: LinkMonitor, streams: BenchStreams, logger: Logger, 
     }
 }
 
-/// The entry point the daemon runs for each configured instrument.
-public protocol BenchInstrument: Sendable {
-    var name: String { get }
+/// The entry point the daemon runs for each configured instrument: an
+/// `AcquisitionSource` (`run` talks to the instrument until cancelled and
+/// reconnects by itself; `linkStatus()` for `cellbench status`) that also
+/// names its channels and can make a cell safe.
+public protocol BenchInstrument: AcquisitionSource {
     var kind: InstrumentKind { get }
     /// Bench channels this instrument measures.
     var channels: [ChannelID] { get }
-    /// Current link state, last error and since when.
-    var link: LinkStatus { get }
-    /// Talks to the instrument until the task is cancelled, reconnecting by itself.
-    func run(streams: BenchStreams, watermarks: CommitWatermarks, logger: Logger) async throws
     /// Puts the channel's cell in a safe state (output off, at rest).
     func safeStop(channel: ChannelID) async throws
 }

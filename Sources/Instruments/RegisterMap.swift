@@ -1,3 +1,5 @@
+import TOMLConfig
+
 /// How a multi-register value is laid out: `ABCD` high word first (Modbus
 /// convention), `CDAB` low word first, `BADC`/`DCBA` the same with the two
 /// bytes of each register swapped.
@@ -113,8 +115,8 @@ public struct RegisterField: Equatable, Sendable {
         return wire(words)
     }
 
-    static func parse(_ section: TOMLSection, _ key: String, defaultOrder: WordOrder, addressLimit: Int) throws -> RegisterField {
-        let entry = try section.section(key)
+    static func parse(_ section: ConfigTable, _ key: String, defaultOrder: WordOrder, addressLimit: Int) throws -> RegisterField {
+        let entry = try section.table(key)
         try entry.rejectUnknownKeys(["address", "type", "registers", "scale", "offset", "word_order"])
         let typeName = try entry.string("type")
         guard let type = ValueType(rawValue: typeName) else {
