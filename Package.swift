@@ -61,7 +61,6 @@ let package = Package(
         .testTarget(
             name: "InstrumentsTests",
             dependencies: ["Instruments", "Simulator", "BenchCore"],
-            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
 

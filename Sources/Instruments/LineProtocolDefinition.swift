@@ -52,7 +52,7 @@ public struct LineProtocolDefinition: Equatable, Sendable {
             guard let reply = command.reply else { throw section.error(name, "is a query: it needs a `reply` pattern") }
             let missing = fields.reply.subtracting(reply.fieldNames)
             if !missing.isEmpty {
-                throw section.error("\(name).reply", "must contain the field(s) \(missing.sorted().map { "{\($0)}" }.joined(separator: ", "))")
+                throw section.error(name, "its reply must contain the field(s) \(missing.sorted().map { "{\($0)}" }.joined(separator: ", "))")
             }
         }
 

@@ -147,6 +147,8 @@ public struct LineTemplate: Equatable, Sendable, CustomStringConvertible {
             } else {
                 ends = [bytes.count]
             }
+            // A word stops at the first separator, so that noise before a reply cannot pass for part of a word.
+            if type == .word, let first = ends.first { ends = [first] }
             for end in ends {
                 let text = String(decoding: bytes[position..<end], as: UTF8.self)
                 guard let value = Self.value(text, type) else { continue }
