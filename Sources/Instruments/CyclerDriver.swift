@@ -212,7 +212,10 @@ public final class CyclerDriver: BenchInstrument {
             try Task.checkCancellation()
             var catchingUp = false
             for config in channelConfigs {
-                if try await readRecords(config, streams: streams, logger: logger) { catchingUp = true }
+                let (full, restarted) = try await readRecords(config, streams: streams, logger: logger)
+                if full { catchingUp = true }
+                // A power-cycled channel came back with default settings: give it ours again.
+                if restarted { try await restore(config) }
             }
             if catchingUp {
                 // The window only moves on once records are acknowledged, and they are acknowledged only when committed.
@@ -231,8 +234,8 @@ public final class CyclerDriver: BenchInstrument {
     }
 
     /// Reads counters and window of one channel, pushes new records, reports gaps.
-    /// Returns true when the window was full (more records are waiting).
-    private func readRecords(_ config: CyclerChannelConfig, streams: BenchStreams, logger: Logger) async throws -> Bool {
+    /// Returns whether the window was full (more records are waiting) and whether the instrument restarted.
+    private func readRecords(_ config: CyclerChannelConfig, streams: BenchStreams, logger: Logger) async throws -> (full: Bool, restarted: Bool) {
         let span = map.recordSpan
         let registers = try await bus.readRegisters(.input, unit: unit, address: map.inputAddress(channel: config.index, offset: span.lowerBound),
                                                     count: span.count, maxRead: map.maxRead)
@@ -245,10 +248,11 @@ public final class CyclerDriver: BenchInstrument {
 
         var events: [BenchEvent] = []
         var samples: [Sample] = []
+        var restarted = false
         state.withLock { states in
             guard var s = states[config.channel] else { return }
             defer { states[config.channel] = s }
-            let restarted = channelTime < s.lastChannelTime || newest < s.lastSequence
+            restarted = channelTime < s.lastChannelTime || newest < s.lastSequence
                 || (s.dropped.map { dropped < $0 } ?? false)
             if restarted {
                 events.append(BenchEvent(channel: config.channel, severity: .warning, kind: "gap",
@@ -292,7 +296,7 @@ public final class CyclerDriver: BenchInstrument {
             streams.events.push(event)
         }
         for sample in samples { streams.samples.push(sample) }
-        return inWindow == map.windowRecords
+        return (inWindow == map.windowRecords, restarted)
     }
 
     private func waitForCommits(_ watermarks: CommitWatermarks, timeout: Double) async {
