@@ -69,7 +69,8 @@ public final class GalvanostatDriver: BenchInstrument {
             connected()
             var lastTripCheck = 0.0
             while true {
-                try await readSample(streams: streams, logger: logger)
+                // A power-cycled instrument came back with its defaults: give it our settings again.
+                if try await readSample(streams: streams, logger: logger) { try await restore() }
                 if BenchClock.monotonicSeconds() - lastTripCheck >= 1 {
                     lastTripCheck = BenchClock.monotonicSeconds()
                     try await checkTrip(streams: streams, logger: logger)
@@ -121,7 +122,8 @@ public final class GalvanostatDriver: BenchInstrument {
         try await session.checkErrors(after: "source settings")
     }
 
-    private func readSample(streams: BenchStreams, logger: Logger) async throws {
+    /// Reads one sample; returns whether the instrument restarted since the last one.
+    private func readSample(streams: BenchStreams, logger: Logger) async throws -> Bool {
         let reply = try await session.query("read")
         let received = Timestamp.now()
         guard let seq = reply["sequence"]?.integer, seq >= 0, let t = reply["time"]?.number,
@@ -146,9 +148,11 @@ public final class GalvanostatDriver: BenchInstrument {
             logger.warning("\(message)", metadata: ["instrument": "\(name)"])
             streams.events.push(BenchEvent(channel: channel, severity: .warning, kind: "gap", message: message, instrument: name))
         }
-        guard let full else { return }
-        streams.samples.push(Sample(channel: channel, sequence: full, time: received, instrumentTime: t, voltage: v, current: i,
-                                    temperature: reply["temperature"]?.number ?? .nan))
+        if let full {
+            streams.samples.push(Sample(channel: channel, sequence: full, time: received, instrumentTime: t, voltage: v, current: i,
+                                        temperature: reply["temperature"]?.number ?? .nan))
+        }
+        return restartedFrom != nil
     }
 
     private func checkTrip(streams: BenchStreams, logger: Logger) async throws {

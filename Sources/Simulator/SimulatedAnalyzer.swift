@@ -24,6 +24,8 @@ public final class SimulatedAnalyzer: Sendable {
     /// Resets the instrument as a power cycle would (a running sweep is lost).
     public func powerCycle() { device.withLock { $0.reset() } }
     public func stop() { server.stop() }
+    /// Points of the running sweep measured so far.
+    public var pointsDone: Int { device.withLock { $0.update(); return $0.done } }
 
     struct Device {
         var cell: VirtualCell

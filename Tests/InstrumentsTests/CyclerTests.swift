@@ -33,12 +33,14 @@ struct CyclerTests {
         let reading = Task { await reader.run() }
         let running = Task { try await driver.run(streams: streams, watermarks: watermarks) }
         #expect(try await eventually(5) { driver.linkStatus().state == .up })
-        try await body(driver, streams)
+        // Stop the driver even when the body fails, so that it cannot talk to a later test's device.
+        let outcome = await Result(catching: { try await body(driver, streams) })
         running.cancel()
         _ = try? await running.value
         reading.cancel()
         let samples = await reading.value
         await bus.shutdown()
+        try outcome.get()
         return samples
     }
 

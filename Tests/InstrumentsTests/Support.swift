@@ -61,3 +61,9 @@ let testLogger: Logger = {
     logger.logLevel = .critical
     return logger
 }()
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
