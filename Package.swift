@@ -11,6 +11,7 @@ let package = Package(
     name: "cellbench",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "cellbenchd", targets: ["cellbenchd"]),
         .executable(name: "cellbench", targets: ["cellbench"]),
     ],
     dependencies: [
@@ -64,11 +65,61 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Configuration, wiring, lifecycle, systemd notification.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer"], swiftSettings: swiftSettings),
+        // Live status: NDJSON over a Unix socket, Prometheus /metrics over HTTP.
+        .target(
+            name: "StatusServer",
+            dependencies: [
+                "BenchCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "StatusServerTests",
+            dependencies: [
+                "StatusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Embedded SQLite store: schema and migrations, batch writer, queries, export.
+        .target(name: "Storage", dependencies: ["BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+
+        // The daemon executable: everything lives in Daemon.
+        .executableTarget(
+            name: "cellbenchd",
+            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
             dependencies: [
                 "BenchCore",
+                "StatusServer",
+                "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -79,6 +130,9 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Storage",
+                "StatusServer",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/cellbench-bench",

@@ -33,9 +33,15 @@ public struct JournalLogHandler: LogHandler {
         let text = "\(event.message)".replacingNewlines()
         let prefix = underJournal ? "<\(Self.priority(event.level))>" : "\(event.level) "
         let line = "\(prefix)\(label): \(text)\(fields)\n"
+        // One write(2) per line, serialised, so lines from concurrent tasks never interleave.
         Self.output.withLock { _ in
-            fputs(line, stderr)
-            fflush(stderr)
+            var bytes = Array(line.utf8)
+            var offset = 0
+            while offset < bytes.count {
+                let n = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress! + offset, $0.count - offset) }
+                if n <= 0 { break }
+                offset += n
+            }
         }
     }
 

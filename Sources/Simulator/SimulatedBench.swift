@@ -29,10 +29,12 @@ public struct SimulatedChannel: Sendable {
     public private(set) var nextSequence: UInt64 = 1
     public private(set) var nextSweep: UInt64 = 1
 
-    public init(id: ChannelID, cell: VirtualCell, program: CyclingProgram) {
+    /// - Parameter firstSequence: sequence number of the first sample (after a restart, one past the last stored).
+    public init(id: ChannelID, cell: VirtualCell, program: CyclingProgram, firstSequence: UInt64 = 1) {
         self.id = id
         self.cell = cell
         self.program = program
+        self.nextSequence = firstSequence
     }
 
     mutating func takeSequence() -> UInt64 { defer { nextSequence += 1 }; return nextSequence }
@@ -49,7 +51,10 @@ public struct SimulatedBench: Sendable {
     private var random: SplitMix64
 
     /// Channels start at staggered states of charge so that a demo shows all phases at once.
-    public init(channels ids: [(ChannelID, capacityAh: Double)], settings: SimulatedBenchSettings) {
+    /// `resumeAfter` gives, per channel, the last sequence number already stored, so that a
+    /// restarted bench continues the numbering instead of repeating it.
+    public init(channels ids: [(ChannelID, capacityAh: Double)], settings: SimulatedBenchSettings,
+                resumeAfter: [ChannelID: UInt64] = [:]) {
         self.settings = settings
         self.random = SplitMix64(seed: settings.seed)
         self.channels = ids.enumerated().map { index, entry in
@@ -58,7 +63,8 @@ public struct SimulatedBench: Sendable {
             let soc = 0.15 + 0.7 * Double(index % 8) / 7
             let phase: CyclingProgram.Phase = index % 2 == 0 ? .chargeCC : .discharge
             return SimulatedChannel(id: entry.0, cell: VirtualCell(parameters: parameters, soc: soc),
-                                    program: CyclingProgram(capacityAh: parameters.capacityAh, startIn: phase))
+                                    program: CyclingProgram(capacityAh: parameters.capacityAh, startIn: phase),
+                                    firstSequence: (resumeAfter[entry.0] ?? 0) + 1)
         }
     }
 

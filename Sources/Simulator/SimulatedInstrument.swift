@@ -7,9 +7,10 @@ public final class SimulatedInstrument: AcquisitionSource {
     private let bench: SimulatedBench
     private let link = Mutex(LinkStatus(state: .connecting))
 
-    public init(name: String, channels: [(ChannelID, capacityAh: Double)], settings: SimulatedBenchSettings) {
+    public init(name: String, channels: [(ChannelID, capacityAh: Double)], settings: SimulatedBenchSettings,
+                resumeAfter: [ChannelID: UInt64] = [:]) {
         self.name = name
-        self.bench = SimulatedBench(channels: channels, settings: settings)
+        self.bench = SimulatedBench(channels: channels, settings: settings, resumeAfter: resumeAfter)
     }
 
     public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {

@@ -10,7 +10,7 @@ struct FactoryTests {
     func instrument(_ toml: String, channels: Int = 1, file: String = "bench.toml") throws -> any BenchInstrument {
         let document = try ConfigDocument(text: toml, file: file)
         let infos = (0..<channels).map { ChannelInfo(id: ChannelID($0), name: "A0\($0)", instrument: "x", instrumentChannel: $0) }
-        return try InstrumentFactory().make(table: try document.root.table("instrument"), channels: infos)
+        return try DriverFactory().make(table: try document.root.table("instrument"), channels: infos)
     }
 
     func expectError(_ toml: String, key: String, line: Int, channels: Int = 1) {

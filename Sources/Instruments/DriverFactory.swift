@@ -7,7 +7,7 @@ import TOMLConfig
 ///
 /// Instruments configured on the same serial port are slaves of one RS-485
 /// bus: they share one `ModbusBus` (one thread, one open port).
-public final class InstrumentFactory: Sendable {
+public final class DriverFactory: Sendable {
     private let buses = Mutex<[ModbusEndpoint: ModbusBus]>([:])
     private let logger: Logger
 

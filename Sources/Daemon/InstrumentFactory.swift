@@ -1,0 +1,38 @@
+import BenchCore
+import Simulator
+import TOMLConfig
+
+/// A validated `[[instruments]]` table, ready to become an acquisition source
+/// once its channels have their store identifiers.
+struct InstrumentPlan: Sendable {
+    let name: String
+    /// `resumeAfter`: last stored sample sequence per channel, for sources that number samples themselves.
+    let make: @Sendable (_ channels: [ChannelInfo], _ resumeAfter: [ChannelID: UInt64]) -> any AcquisitionSource
+}
+
+/// Reads each `[[instruments]]` table by its `kind`. Validation happens here,
+/// before the store is opened; nothing is connected yet.
+enum InstrumentFactory {
+    static let kinds = ["simulator"]
+
+    static func plan(_ instrument: BenchConfiguration.Instrument) throws(ConfigError) -> InstrumentPlan {
+        let table = instrument.table
+        let name = instrument.name
+        switch instrument.kind {
+        case "simulator":
+            try table.rejectUnknownKeys(["name", "kind", "sample_rate_hz", "time_scale", "voltage_noise_v", "seed"])
+            var settings = SimulatedBenchSettings()
+            settings.sampleRateHz = try table.double("sample_rate_hz", in: 0.1...1000, default: settings.sampleRateHz)
+            settings.timeScale = try table.double("time_scale", in: 0.001...100_000, default: settings.timeScale)
+            settings.voltageNoise = try table.double("voltage_noise_v", in: 0...1, default: settings.voltageNoise)
+            settings.seed = UInt64(try table.int("seed", in: 0...Int.max, default: 1))
+            let fixed = settings
+            return InstrumentPlan(name: name) { channels, resumeAfter in
+                SimulatedInstrument(name: name, channels: channels.map { ($0.id, $0.ratedCapacityAh) }, settings: fixed,
+                                    resumeAfter: resumeAfter)
+            }
+        default:
+            throw table.error("kind", "unknown instrument kind '\(instrument.kind)' (known: \(kinds.joined(separator: ", ")))")
+        }
+    }
+}
