@@ -120,6 +120,8 @@ let package = Package(
                 "BenchCore",
                 "StatusServer",
                 "Storage",
+                "Simulator",
+                "TOMLConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

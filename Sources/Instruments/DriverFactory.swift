@@ -115,7 +115,7 @@ public final class DriverFactory: Sendable {
         guard let path = try table.optionalString("serial") else {
             throw table.error(nil, "needs 'serial' (a device path), 'usb' (vendor:product) or, for Modbus TCP, 'host'")
         }
-        return .path(path)
+        return .path(table.resolvePath(path))
     }
 
     private func serialSettings(_ table: ConfigTable, parity: SerialSettings.Parity) throws(ConfigError) -> SerialSettings {
