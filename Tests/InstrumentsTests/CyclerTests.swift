@@ -95,6 +95,38 @@ struct CyclerTests {
         #expect(samples.count >= 220)
     }
 
+    @Test("After the daemon dies and restarts, reading resumes after the last committed record: nothing lost, no gap")
+    func daemonRestart() async throws {
+        let sim = try SimulatedCycler(cells: [VirtualCell()])
+        defer { sim.stop() }
+        let endpoint = ModbusEndpoint.tcp(host: "127.0.0.1", port: sim.port)
+        let first = try await withBench(endpoint, channels: channels(1, interval: 0.05, watchdog: 30)) { driver, streams in
+            try await driver.apply(.constantCurrent(current: 1), channel: ChannelID(0))
+            #expect(try await eventually(5) { streams.samples.written >= 20 })
+        }
+        // The daemon was gone for a second; the store tells the new one where it stopped.
+        try await Task.sleep(for: .seconds(1))
+        let committed = try #require(first.last?.sequence)
+        let streams = BenchStreams()
+        let watermarks = CommitWatermarks()
+        watermarks.advance(ChannelID(0), to: committed)
+        let bus = ModbusBus(endpoint: endpoint)
+        let driver = CyclerDriver(name: "cycler", map: map, bus: bus, unit: 1, channels: channels(1, interval: 0.05, watchdog: 30),
+                                  pollInterval: 0.05, logger: testLogger)
+        let reader = CommittingReader(streams: streams, watermarks: watermarks)
+        let reading = Task { await reader.run() }
+        let running = Task { try await driver.run(streams: streams, watermarks: watermarks) }
+        #expect(try await eventually(5) { streams.samples.written >= 40 })
+        running.cancel()
+        _ = try? await running.value
+        reading.cancel()
+        let second = await reading.value
+        await bus.shutdown()
+        #expect(second.first?.sequence == committed + 1)
+        expectContiguous(first.map(\.sequence) + second.map(\.sequence))
+        #expect(!events(streams).contains { $0.kind == "gap" })
+    }
+
     @Test("An instrument power cycle is a gap event and sequence numbers stay unique and increasing")
     func powerCycle() async throws {
         let sim = try SimulatedCycler(cells: [VirtualCell()])
