@@ -134,6 +134,7 @@ let package = Package(
                 "BenchCore",
                 "Storage",
                 "StatusServer",
+                "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
