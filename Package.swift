@@ -45,10 +45,26 @@ let package = Package(
         // Virtual cells and simulated instruments.
         .target(
             name: "Simulator",
-            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["BenchCore", "TOMLConfig", "CModbus", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+
+        // Instrument transports (serial, Modbus RTU/TCP), driver files, drivers, fault policy.
+        .target(
+            name: "Instruments",
+            dependencies: [
+                "BenchCore", "TOMLConfig", "CSerialPort", "CModbus",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InstrumentsTests",
+            dependencies: ["Instruments", "Simulator", "BenchCore"],
+            exclude: ["Interop"],
+            swiftSettings: swiftSettings
+        ),
 
         // Configuration, wiring, lifecycle, systemd notification.
         .target(
@@ -127,6 +143,8 @@ let package = Package(
                 "StatusServer",
                 "Storage",
                 "Electrochem",
+                "Simulator",
+                "TOMLConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
@@ -142,6 +160,7 @@ let package = Package(
                 "StatusServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

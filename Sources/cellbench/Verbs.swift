@@ -4,6 +4,7 @@ extension CellBench {
     /// Every verb of the CLI, one per line, in the order `--help` shows them.
     static let verbs: [any ParsableCommand.Type] = [
         ExportCommand.self,
+        SimulateCommand.self,
         StatusCommand.self,
         TailCommand.self,
         FitVerb.self,
