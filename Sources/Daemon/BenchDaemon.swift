@@ -5,6 +5,7 @@ import BenchCore
 import Electrochem
 import Estimation
 import Foundation
+import Instruments
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -17,12 +18,10 @@ import TOMLConfig
 public enum BenchDaemon {
     /// Exit status: 0 after a clean shutdown, 2 for a configuration error, 1 for any other failure.
     public static func run(configPath: String) async -> Int32 {
-        // 1. Configuration, validated whole before anything is opened.
+        // 1. Configuration, validated whole (instrument and driver files included) before anything is opened.
         let config: BenchConfiguration
-        let plans: [InstrumentPlan]
         do {
             config = try BenchConfiguration.load(path: configPath)
-            plans = try config.instruments.map { instrument throws(ConfigError) in try InstrumentFactory.plan(instrument) }
         } catch {
             printError("cellbenchd: configuration error: \(error)")
             return 2
@@ -30,9 +29,20 @@ public enum BenchDaemon {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: level) }
         let logger = Logger(label: "cellbenchd")
+        let factory = InstrumentFactory(drivers: DriverFactory(logger: Logger(label: "cellbenchd.instruments")))
+        let plans: [InstrumentPlan]
+        do {
+            plans = try config.instruments.map { instrument throws(ConfigError) in
+                try factory.plan(instrument, channels: config.channels(of: instrument.name).map(\.info))
+            }
+        } catch {
+            printError("cellbenchd: configuration error: \(error)")
+            return 2
+        }
 
         do {
             try await runBench(config: config, plans: plans, logger: logger)
+            await factory.drivers.shutdown()
             return 0
         } catch {
             logger.critical("\(error)")
@@ -59,7 +69,9 @@ public enum BenchDaemon {
         }
         logger.info("store open", metadata: ["path": "\(config.store.path)", "channels": "\(channels.count)"])
 
-        let sources = plans.map { plan in plan.make(channels.filter { $0.instrument == plan.name }, stored) }
+        // Drivers of instruments with record buffers acknowledge only what the store holds.
+        for (channel, sequence) in stored { watermarks.advance(channel, to: sequence) }
+        let sources = try plans.map { plan throws(ConfigError) in try plan.make(channels.filter { $0.instrument == plan.name }, stored) }
         let progress = StoreProgress(writer: writer)
         let live = LiveView(streams: streams)
         let registry = PrometheusCollectorRegistry()
