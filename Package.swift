@@ -41,6 +41,14 @@ let package = Package(
         ),
         .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
 
+        // Fractional calculus and the fractional cell model (pure Swift numerics).
+        .target(
+            name: "Fractional",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
