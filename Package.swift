@@ -45,7 +45,8 @@ let package = Package(
         .target(
             name: "Fractional",
             dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
-            swiftSettings: swiftSettings
+            // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
 
