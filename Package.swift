@@ -50,11 +50,20 @@ let package = Package(
         ),
         .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
 
+        // Per-channel online estimation: SOC observers, cell files, identification.
+        .target(
+            name: "Estimation",
+            dependencies: ["BenchCore", "Fractional", "TOMLConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EstimationTests", dependencies: ["Estimation"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
             dependencies: [
                 "BenchCore",
+                "Estimation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -86,20 +86,21 @@ public struct CellModel: Sendable, Hashable {
 /// Time-domain simulation of a `CellModel` under a zero-order-hold current:
 /// `current` is held from one sample to the next, and the voltage at each
 /// sample time is the exact response of the model to that input up to the
-/// exponential-sum error (`ExponentialSum.maximumError` per element and per
+/// exponential-sum error (`ExponentialSum.maximumError()` per element and per
 /// ampere of current change). Each step costs O(modes) = O(log N), with no allocation.
 public struct CellSimulator: Sendable {
     public let model: CellModel
-    public private(set) var soc: Double
-    public private(set) var memories: [ElementMemory]
+    public internal(set) var soc: Double
+    public internal(set) var memories: [ElementMemory]
 
     /// - Parameters:
     ///   - minimumStep: shortest time step that will be used, s (shorter steps lose accuracy in the fastest modes).
     ///   - horizon: longest simulated time, s.
-    public init(model: CellModel, initialSOC: Double, minimumStep: Double = 1e-4, horizon: Double = 1e9) {
+    ///   - tolerance: quadrature tolerance of the exponential sums (relative to each element's scale).
+    public init(model: CellModel, initialSOC: Double, minimumStep: Double = 1e-4, horizon: Double = 1e9, tolerance: Double = 1e-13) {
         self.model = model
         self.soc = initialSOC
-        memories = model.elements.map { ElementMemory(element: $0, minimumStep: minimumStep, horizon: horizon) }
+        memories = model.elements.map { ElementMemory(element: $0, minimumStep: minimumStep, horizon: horizon, tolerance: tolerance) }
     }
 
     /// Sum of the element voltages now, V.

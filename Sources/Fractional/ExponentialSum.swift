@@ -28,16 +28,14 @@ public struct ExponentialSum: Sendable {
     public let minimumStep: Double
     /// Longest time the approximation is built for, s.
     public let horizon: Double
-    /// Measured worst absolute error of the step response over
-    /// `[minimumStep, horizon]` (80 log-spaced points against the exact
-    /// Mittag-Leffler form), V per A of step.
-    public private(set) var maximumError: Double = 0
+    let element: RelaxationElement
 
     /// - Parameters:
     ///   - tolerance: target quadrature error relative to the element's scale (1e-13 by default).
     public init(element: RelaxationElement, minimumStep: Double = 1e-4, horizon: Double = 1e9, tolerance: Double = 1e-13) {
         self.minimumStep = minimumStep
         self.horizon = horizon
+        self.element = element
         if case let .parallelCPE(r, t, alpha) = element, alpha == 1 {
             rates = [1 / (r * t)]
             gains = [r]
@@ -92,7 +90,6 @@ public struct ExponentialSum: Sendable {
         self.gains = gains
         directGain = direct
         integratorGain = integrator
-        maximumError = measureError(element)
     }
 
     /// Step response of the approximation at τ ≥ minimumStep.
@@ -102,7 +99,9 @@ public struct ExponentialSum: Sendable {
         return sum
     }
 
-    private func measureError(_ element: RelaxationElement) -> Double {
+    /// Measured worst absolute error of the step response over `[minimumStep, horizon]`
+    /// (81 log-spaced points against the exact Mittag-Leffler form), V per A of step.
+    public func maximumError() -> Double {
         var worst = 0.0
         let points = 80
         for i in 0...points {
@@ -121,7 +120,8 @@ public struct ElementMemory: Sendable {
     /// Mode voltages, V.
     private var modes: [Double]
     /// Weights that spread an initial-value change over the modes so that it
-    /// relaxes as the element's free response (Σ = 1).
+    /// relaxes as the element's free response: `E_α(-τ^α/(RT)) = Σ w_k e^(-s_k τ)`
+    /// for τ ≥ minimumStep (the lumped fast modes' share has relaxed by then).
     private let relaxationWeights: [Double]
     private var decay: [Double]
     private var decayStep = Double.nan
@@ -130,13 +130,16 @@ public struct ElementMemory: Sendable {
     private var offset = 0.0
     private var lastCurrent = 0.0
 
-    public init(element: RelaxationElement, minimumStep: Double = 1e-4, horizon: Double = 1e9) {
+    public init(element: RelaxationElement, minimumStep: Double = 1e-4, horizon: Double = 1e9, tolerance: Double = 1e-13) {
         self.element = element
-        kernel = ExponentialSum(element: element, minimumStep: minimumStep, horizon: horizon)
+        kernel = ExponentialSum(element: element, minimumStep: minimumStep, horizon: horizon, tolerance: tolerance)
         modes = Array(repeating: 0, count: kernel.rates.count)
         decay = modes
-        let total = kernel.gains.reduce(0, +)
-        relaxationWeights = kernel.gains.map { total > 0 ? $0 / total : 0 }
+        if case let .parallelCPE(r, _, _) = element {
+            relaxationWeights = kernel.gains.map { $0 / r }
+        } else {
+            relaxationWeights = kernel.gains.map { _ in 0 }
+        }
     }
 
     /// Number of exponential modes carried.
@@ -160,6 +163,15 @@ public struct ElementMemory: Sendable {
         }
         integrated += kernel.integratorGain * step * current
         lastCurrent = current
+    }
+
+    /// After `advance(by:current:)`: the fraction of a voltage change made at the start
+    /// of that step left at its end (`relaxationFactor(over: step)` from the cached decays).
+    public var lastStepRelaxation: Double {
+        guard case .parallelCPE = element else { return 1 }
+        var sum = 0.0
+        for k in relaxationWeights.indices { sum += relaxationWeights[k] * decay[k] }
+        return sum
     }
 
     /// Free response factor over `step`: how much of a voltage change made now

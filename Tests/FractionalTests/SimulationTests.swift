@@ -82,7 +82,7 @@ enum Thesis {
         ]
         for (element, modes) in cases {
             let sum = ExponentialSum(element: element, minimumStep: 1e-3, horizon: 1e7)
-            #expect(sum.maximumError < 1e-12, "\(element): \(sum.maximumError)")
+            #expect(sum.maximumError() < 1e-12, "\(element): \(sum.maximumError())")
             #expect(sum.rates.count < modes, "\(element): \(sum.rates.count) modes")
         }
     }
