@@ -45,7 +45,10 @@ public struct ExponentialSum: Sendable {
         }
         let halfWidth: Double
         switch element {
-        case let .parallelCPE(_, _, alpha): halfWidth = min(1.3, 0.8 * .pi * (1 / alpha - 1))
+        // The spectrum's poles sit at Im x = ±π(1/α - 1); as α → 1 the strip (and the spacing)
+        // would shrink without bound, so it is floored: above α ≈ 0.98 the stated
+        // tolerance is no longer reached (see maximumError()), with at most ~2000 modes.
+        case let .parallelCPE(_, _, alpha): halfWidth = max(0.05, min(1.3, 0.8 * .pi * (1 / alpha - 1)))
         case .diffusionCPE: halfWidth = 1.3
         }
         let dx = 2 * .pi * halfWidth / log(1 / tolerance)

@@ -20,12 +20,15 @@ public struct PulseIdentification: Sendable {
     public struct Options: Sendable {
         public var branches = 2
         public var warburg = false
-        /// Fix every α at 1 (an integer-order RC model).
+        /// Fix every α at 1 (an integer-order RC model). Otherwise α is fitted in [0.2, 0.95].
         public var integerOrder = false
         /// A time step longer than this (s) starts a new segment.
         public var gapThreshold = 600.0
         /// Time after the end of each pulse kept in the fit, s.
         public var windowAfterPulse = 120.0
+        /// Segments starting below this SOC (from the OCV table) are left out of the fit:
+        /// near empty the cell's polarisation grows far beyond what one linear model describes.
+        public var minimumSOC = 0.1
         public var maximumIterations = 40
         public init() {}
     }
@@ -71,6 +74,11 @@ public struct PulseIdentification: Sendable {
         var starts = [0]
         for n in 1..<times.count where times[n] - times[n - 1] > options.gapThreshold { starts.append(n) }
         segmentStarts = starts
+        var excluded = Array(repeating: false, count: times.count)
+        for (s, start) in starts.enumerated() where ocv.soc(atVoltage: voltages[start]) < options.minimumSOC {
+            let end = s + 1 < starts.count ? starts[s + 1] : times.count
+            for n in start..<end { excluded[n] = true }
+        }
         var windows = Array(repeating: -1, count: times.count)
         var n = 1
         while n < times.count {
@@ -81,7 +89,7 @@ public struct PulseIdentification: Sendable {
             let endTime = (last < times.count ? times[last] : times[times.count - 1]) + options.windowAfterPulse
             var m = first
             while m < times.count && times[m] <= endTime && (m == first || times[m] - times[m - 1] <= options.gapThreshold) {
-                windows[m] = first
+                if !excluded[m] { windows[m] = first }
                 m += 1
             }
             n = m
@@ -179,7 +187,7 @@ public struct PulseIdentification: Sendable {
             index += 2
             var alpha = 1.0
             if !options.integerOrder {
-                alpha = 0.2 + 0.8 * Self.logistic(theta[index])
+                alpha = 0.2 + 0.75 * Self.logistic(theta[index])
                 index += 1
             }
             // Characteristic time τ: R·T = τ^α.
@@ -195,9 +203,9 @@ public struct PulseIdentification: Sendable {
         for (s, start) in segmentStarts.enumerated() {
             let end = s + 1 < segmentStarts.count ? segmentStarts[s + 1] : times.count
             let soc0 = ocv.soc(atVoltage: voltages[start])
-            // 1e-9 quadrature tolerance: far below the measurement resolution, half the modes of 1e-13.
+            // 1e-7 quadrature tolerance: far below the measurement resolution, half the modes of 1e-13.
             var simulator = CellSimulator(model: candidate, initialSOC: soc0, minimumStep: 0.05,
-                                          horizon: max(1, times[end - 1] - times[start]), tolerance: 1e-9)
+                                          horizon: max(1, times[end - 1] - times[start]), tolerance: 1e-7)
             for n in start..<end {
                 if n > start { simulator.advance(by: times[n] - times[n - 1], current: currents[n - 1]) }
                 simulated[n] = simulator.voltage(current: currents[n])
@@ -213,7 +221,7 @@ public struct PulseIdentification: Sendable {
 
     private func sumOfSquares(_ r: [Double]) -> Double { r.reduce(0) { $0 + $1 * $1 } }
 
-    static func logit(_ p: Double) -> Double { log((p - 0.2) / 0.8 / (1 - (p - 0.2) / 0.8)) }
+    static func logit(_ p: Double) -> Double { log((p - 0.2) / 0.75 / (1 - (p - 0.2) / 0.75)) }
     static func logistic(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
 
     /// Gaussian elimination with partial pivoting; nil when singular.

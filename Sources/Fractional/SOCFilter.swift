@@ -14,6 +14,10 @@ public struct FilterTuning: Sendable, Hashable {
     public var biasSigma: Double = 0.05
     /// Random-walk intensity of the bias, A/√s.
     public var biasDrift: Double = 1e-5
+    /// Relative uncertainty of the capacity (0, the default, takes it as exact). When > 0 a
+    /// capacity-scale error is a state, so the SOC σ grows with charge throughput. Off by
+    /// default: on the Panasonic drive cycles it learns model error as capacity and worsens the SOC.
+    public var capacitySigma: Double = 0
 
     public init() {}
 }
@@ -45,7 +49,8 @@ public struct SOCEstimate: Sendable, Hashable {
 /// linearised transition over a step of length h is that free response
 /// (`E_α(-h^α/(RT))` for an R ∥ CPE, `e^(-h/RC)` for an RC). The same code is
 /// the integer-order EKF when every branch has α = 1, and plain coulomb
-/// counting when `correct` is false.
+/// counting when `correct` is false. Optional states: a current-sensor bias and
+/// a capacity-scale error (which makes the SOC σ grow with charge throughput).
 ///
 /// Fixed-size state; no allocation after `init`.
 public struct SOCFilter: Sendable {
@@ -55,10 +60,13 @@ public struct SOCFilter: Sendable {
     public let correct: Bool
     private var simulator: CellSimulator
     private var bias = 0.0
+    /// Relative capacity-scale error: the SOC moves by (1 + ε) times what the model capacity gives.
+    private var capacityError = 0.0
     /// Time since the filter started, s: a constant bias error has acted on the elements that long.
     private var elapsed = 0.0
     private let size: Int
     private let biasIndex: Int
+    private let capacityIndex: Int
     private var covariance: [Double]
     private var transition: [Double]
     private var scratch: [Double]
@@ -72,11 +80,13 @@ public struct SOCFilter: Sendable {
         self.correct = correct
         simulator = CellSimulator(model: model, initialSOC: initialSOC, minimumStep: minimumStep, horizon: horizon)
         let elements = model.elements.count
-        size = 1 + elements + (tuning.estimateBias ? 1 : 0)
         biasIndex = tuning.estimateBias ? 1 + elements : -1
+        capacityIndex = tuning.capacitySigma > 0 ? 1 + elements + (tuning.estimateBias ? 1 : 0) : -1
+        size = 1 + elements + (tuning.estimateBias ? 1 : 0) + (capacityIndex >= 0 ? 1 : 0)
         covariance = Array(repeating: 0, count: size * size)
         covariance[0] = tuning.initialSOCSigma * tuning.initialSOCSigma
         if biasIndex >= 0 { covariance[biasIndex * size + biasIndex] = tuning.biasSigma * tuning.biasSigma }
+        if capacityIndex >= 0 { covariance[capacityIndex * size + capacityIndex] = tuning.capacitySigma * tuning.capacitySigma }
         transition = covariance
         scratch = covariance
         gain = Array(repeating: 0, count: size)
@@ -98,7 +108,9 @@ public struct SOCFilter: Sendable {
 
     private mutating func predict(step: Double, heldCurrent: Double) {
         let k = model.socPerCoulomb
-        simulator.advance(by: step, current: heldCurrent - bias)
+        let current = heldCurrent - bias
+        simulator.advance(by: step, current: current)
+        simulator.correct(soc: current * step * k * capacityError)
         // F: identity, element decays on the diagonal, bias couplings in the last column.
         for i in transition.indices { transition[i] = 0 }
         transition[0] = 1
@@ -108,8 +120,12 @@ public struct SOCFilter: Sendable {
             transition[row * size + row] = simulator.memories[e].lastStepRelaxation
         }
         if biasIndex >= 0 {
-            transition[biasIndex] = -step * k
+            transition[biasIndex] = -step * k * (1 + capacityError)
             transition[biasIndex * size + biasIndex] = 1
+        }
+        if capacityIndex >= 0 {
+            transition[capacityIndex] = current * step * k
+            transition[capacityIndex * size + capacityIndex] = 1
         }
         // P ← F P Fᵀ + Q
         for i in 0..<size {
@@ -137,6 +153,7 @@ public struct SOCFilter: Sendable {
     private mutating func measure(voltage: Double, predicted: Double) {
         for i in h.indices { h[i] = 1 }
         h[0] = model.ocv.slope(at: simulator.soc)
+        if capacityIndex >= 0 { h[capacityIndex] = 0 }
         if biasIndex >= 0 {
             // A constant bias error δb has shifted each element by -δb·S(elapsed) (its whole step
             // response, not a one-step Markov approximation, which overstates a fractional
@@ -158,6 +175,7 @@ public struct SOCFilter: Sendable {
         simulator.correct(soc: gain[0] * innovation)
         for e in 0..<model.elements.count { simulator.shiftElement(e, by: gain[1 + e] * innovation) }
         if biasIndex >= 0 { bias += gain[biasIndex] * innovation }
+        if capacityIndex >= 0 { capacityError += gain[capacityIndex] * innovation }
         // P ← P - K S Kᵀ (symmetric form of (I - K H) P)
         for i in 0..<size {
             for j in 0..<size { covariance[i * size + j] -= gain[i] * gain[j] * s }

@@ -16,6 +16,7 @@ struct IdentifyVerb: ParsableCommand {
     @Flag(help: "Fix every alpha at 1 (integer-order RC branches, for the ekf2rc observer).") var integerOrder = false
     @Option(help: "A time step longer than this (s) is a gap in the log: the next rows start a new rested segment.")
     var gapThreshold = 600.0
+    @Option(help: "Leave out segments that start below this SOC (nonlinear near empty).") var minimumSoc = 0.1
     @Option(help: "Output cell file (TOML).") var out: String
 
     func run() throws {
@@ -28,6 +29,7 @@ struct IdentifyVerb: ParsableCommand {
         options.warburg = warburg
         options.integerOrder = integerOrder
         options.gapThreshold = gapThreshold
+        options.minimumSOC = minimumSoc
         let fit = try PulseIdentification(times: data.times, currents: data.currents, voltages: data.voltages,
                                           ocv: table, capacityAh: capacityAh, options: options).fit()
         let comment = "identified by cellbench identify from \(recording): rms residual \(fit.rmsResidual) V after \(fit.iterations) iterations"

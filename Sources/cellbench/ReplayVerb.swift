@@ -14,6 +14,8 @@ struct ReplayVerb: ParsableCommand {
     @Option(help: "Initial SOC, 0…1 (default: from the first, rested, voltage).") var initialSoc: Double?
     @Option(help: "Observer: foekf (fractional EKF), ekf2rc (integer-order EKF), coulomb.") var observer = "foekf"
     @Option(help: "Voltage noise plus model error, V (σ).") var voltageNoise = FilterTuning().voltageNoise
+    @Option(help: "Relative capacity uncertainty (a capacity-scale state; 0 takes the capacity as exact).")
+    var capacitySigma = FilterTuning().capacitySigma
     @Flag(help: "Also estimate a constant current-sensor bias.") var estimateBias = false
 
     func run() throws {
@@ -26,6 +28,8 @@ struct ReplayVerb: ParsableCommand {
         var tuning = FilterTuning()
         tuning.voltageNoise = voltageNoise
         tuning.estimateBias = estimateBias
+        guard capacitySigma >= 0 else { throw ValidationError("--capacity-sigma must be ≥ 0") }
+        tuning.capacitySigma = capacitySigma
         var state = try SOCObserver(model: model, method: method, tuning: tuning, initialSOC: initialSoc)
         var soc: [Double] = [], sigma: [Double] = [], predicted: [Double] = []
         for n in data.times.indices {

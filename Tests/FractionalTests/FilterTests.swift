@@ -32,6 +32,7 @@ import Testing
         tuning.currentNoise = 0.01
         tuning.polarizationNoise = 1e-7  // the data have no model error
         tuning.initialSOCSigma = 0.3
+        tuning.capacitySigma = 0  // the simulated capacity is exact
         tuning.estimateBias = estimateBias
         var filter = SOCFilter(model: model, tuning: tuning, initialSOC: initialSOC, correct: correct, minimumStep: step,
                                horizon: Double(count) * step)
