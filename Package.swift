@@ -74,6 +74,8 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Estimation",
+                "Fractional",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/cellbench-bench",

@@ -4,5 +4,6 @@ extension Bench {
     /// Every benchmark suite, one per line.
     static let suites: [any ParsableCommand.Type] = [
         RingBench.self,
+        FractionalBench.self,
     ]
 }
