@@ -68,7 +68,8 @@ public struct ExponentialSum: Sendable {
             let c = dx * element.spectralDensity(s)
             largest = max(largest, c)
             if x > fast { direct += c } else if x >= slow { rates.append(s); gains.append(c) }
-            if x > fast && c < 1e-20 * largest { break }
+            // The bound on j only matters for invalid (NaN) parameters: it keeps the loop finite.
+            if (x > fast && c < 1e-20 * largest) || j > 20_000 { break }
             j += 1
         }
         // Downward: modes, then the integrator part until it vanishes.
@@ -87,6 +88,7 @@ public struct ExponentialSum: Sendable {
                 integrator += c * s
                 if c * s * horizon < 1e-20 * largest { break }
             }
+            if j < -20_000 { break }
             j -= 1
         }
         self.rates = rates

@@ -16,19 +16,25 @@ import RealModule
 /// Large negative real arguments with `0 < α < 1` take the convergent part of
 /// the asymptotic expansion, which is exact to rounding there and much cheaper.
 public enum MittagLeffler {
-    /// `E_{α,β}(z)` for real `z`; `α > 0`, any real `β`.
+    /// `E_{α,β}(z)` for real `z`; `0 < α ≤ 100`, any finite `β` (NaN outside that domain).
     public static func evaluate(_ z: Double, alpha: Double, beta: Double = 1) -> Double {
+        guard inDomain(alpha: alpha, beta: beta), z.isFinite else { return .nan }
         if z < 0, alpha < 1, let value = negativeAsymptotic(z, alpha: alpha, beta: beta) { return value }
         return inverseLaplace(re: z, im: 0, alpha: alpha, beta: beta).re
     }
 
-    /// `E_{α,β}(z)` for complex `z`; `α > 0`, any real `β`.
+    /// `E_{α,β}(z)` for complex `z`; `0 < α ≤ 100`, any finite `β` (NaN outside that domain).
     public static func evaluate(_ z: Complex<Double>, alpha: Double, beta: Double = 1) -> Complex<Double> {
+        guard inDomain(alpha: alpha, beta: beta), z.isFinite else { return Complex(.nan, .nan) }
         if z.imaginary == 0 {
             return Complex(evaluate(z.real, alpha: alpha, beta: beta), 0)
         }
         let v = inverseLaplace(re: z.real, im: z.imaginary, alpha: alpha, beta: beta)
         return Complex(v.re, v.im)
+    }
+
+    private static func inDomain(alpha: Double, beta: Double) -> Bool {
+        alpha > 0 && alpha <= 100 && beta.isFinite
     }
 
     /// `dE_{α,β}/dz`, from `α z E' = E_{α,β-1} - (β-1) E_{α,β}` (series near 0).

@@ -46,7 +46,7 @@ public struct PulseIdentification: Sendable {
         public var description: String {
             switch self {
             case .tooFewRows: "recording has too few rows to identify a model"
-            case .noExcitation: "recording has no current steps to identify a model from"
+            case .noExcitation: "recording has no current pulses from rest (above the minimum SOC) to identify a model from"
             }
         }
     }
@@ -95,6 +95,7 @@ public struct PulseIdentification: Sendable {
             n = m
         }
         windowStart = windows
+        guard windows.contains(where: { $0 >= 0 }) else { throw .noExcitation }
     }
 
     /// Runs the fit.

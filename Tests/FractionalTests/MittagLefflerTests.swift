@@ -75,3 +75,13 @@ import Testing
         #expect(!(abs(series / exact - 1) < 0.01), "series \(series) vs \(exact)")
     }
 }
+
+@Suite struct MittagLefflerDomainTests {
+    @Test func outsideTheDomainGivesNaNNotACrash() {
+        #expect(MittagLeffler.evaluate(1.0, alpha: 0).isNaN)
+        #expect(MittagLeffler.evaluate(1.0, alpha: -1).isNaN)
+        #expect(MittagLeffler.evaluate(1.0, alpha: 1e300).isNaN)
+        #expect(MittagLeffler.evaluate(.nan, alpha: 0.5).isNaN)
+        #expect(MittagLeffler.evaluate(Complex(1.0, 1.0), alpha: .infinity).real.isNaN)
+    }
+}
