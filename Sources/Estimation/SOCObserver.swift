@@ -80,3 +80,10 @@ public struct SOCObserver: Sendable {
         return estimate
     }
 }
+
+extension SOCEstimate {
+    /// The SOC as a bench `Estimate` record (quantity `soc`, σ attached), for storage and streaming.
+    public func record(channel: ChannelID, time: Timestamp, method: SOCObserver.Method) -> Estimate {
+        Estimate(channel: channel, time: time, quantity: "soc", value: soc, sigma: socSigma, source: method.rawValue)
+    }
+}

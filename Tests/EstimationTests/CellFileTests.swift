@@ -1,3 +1,4 @@
+import BenchCore
 import ComplexModule
 import Foundation
 import Testing
@@ -103,5 +104,23 @@ import Fractional
         #expect(throws: ImpedanceFitParameters.Failure.self) {
             _ = try ImpedanceFitParameters(r0: 0.01, branches: [.init(r: 0.01, t: 1, alpha: 1.2)]).cellModel(capacityAh: 1, ocv: .zero)
         }
+    }
+
+    /// A new impedance fit replaces the observer's model; SOC and σ carry over, and the
+    /// estimate converts to the bench's `Estimate` record.
+    @Test func observerAdoptsNewModel() throws {
+        let ocv = try OCVTable(soc: [0, 1], voltage: [3.0, 4.2])
+        let first = try ImpedanceFitParameters(r0: 0.03, branches: [.init(r: 0.01, t: 100, alpha: 0.7)]).cellModel(capacityAh: 3, ocv: ocv)
+        var observer = try SOCObserver(model: first, method: .foekf, initialSOC: 0.5)
+        var estimate = observer.consume(time: 0, current: 0, voltage: 3.6)
+        for n in 1...100 { estimate = observer.consume(time: Double(n), current: -1, voltage: 3.6 - 0.04) }
+        let second = try ImpedanceFitParameters(r0: 0.035, branches: [.init(r: 0.012, t: 90, alpha: 0.7)], warburgSigma: 1e-3)
+            .cellModel(capacityAh: 3, ocv: ocv)
+        try observer.adopt(model: second, at: estimate)
+        let next = observer.consume(time: 101, current: -1, voltage: 3.56)
+        #expect(observer.model == second)
+        #expect(abs(next.soc - estimate.soc) < 0.01)
+        let record = next.record(channel: ChannelID(3), time: Timestamp(monotonicNs: 101_000_000_000, wallNs: 0), method: .foekf)
+        #expect(record.quantity == "soc" && record.value == next.soc && record.sigma == next.socSigma && record.source == "foekf")
     }
 }
