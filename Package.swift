@@ -130,10 +130,20 @@ let package = Package(
         // Per-channel online analysis: per-sweep check and fit, observers.
         .target(
             name: "Estimation",
-            dependencies: ["BenchCore", "Electrochem"],
+            dependencies: ["BenchCore", "Electrochem", "Fractional", "TOMLConfig"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], swiftSettings: swiftSettings),
+        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
+        // Fractional calculus and the fractional cell model (pure Swift numerics).
+        .target(
+            name: "Fractional",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
@@ -145,6 +155,7 @@ let package = Package(
                 "Electrochem",
                 "Simulator",
                 "TOMLConfig",
+                "Estimation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
@@ -163,6 +174,8 @@ let package = Package(
                 "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
+                "Estimation",
+                "Fractional",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],

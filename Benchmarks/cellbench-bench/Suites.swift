@@ -9,5 +9,6 @@ extension Bench {
         EndToEndBench.self,
         IngestBench.self,
         ImpedanceBench.self,
+        FractionalBench.self,
     ]
 }

@@ -9,5 +9,8 @@ extension CellBench {
         TailCommand.self,
         FitVerb.self,
         KKVerb.self,
+        SimResponseVerb.self,
+        ReplayVerb.self,
+        IdentifyVerb.self,
     ]
 }
