@@ -77,7 +77,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer", "Simulator"], swiftSettings: swiftSettings),
         // Live status: NDJSON over a Unix socket, Prometheus /metrics over HTTP.
         .target(
             name: "StatusServer",

@@ -31,17 +31,19 @@ public enum BenchDaemon {
         let logger = Logger(label: "cellbenchd")
         let factory = InstrumentFactory(drivers: DriverFactory(logger: Logger(label: "cellbenchd.instruments")))
         let plans: [InstrumentPlan]
+        let models: [String: SOCObserver]
         do {
             plans = try config.instruments.map { instrument throws(ConfigError) in
                 try factory.plan(instrument, channels: config.channels(of: instrument.name).map(\.info))
             }
+            models = try await loadObservers(config)
         } catch {
             printError("cellbenchd: configuration error: \(error)")
             return 2
         }
 
         do {
-            try await runBench(config: config, plans: plans, logger: logger)
+            try await runBench(config: config, plans: plans, observers: models, logger: logger)
             await factory.drivers.shutdown()
             return 0
         } catch {
@@ -50,7 +52,8 @@ public enum BenchDaemon {
         }
     }
 
-    static func runBench(config: BenchConfiguration, plans: [InstrumentPlan], logger: Logger) async throws {
+    static func runBench(config: BenchConfiguration, plans: [InstrumentPlan], observers: [String: SOCObserver],
+                         logger: Logger) async throws {
         let startedNs = BenchClock.monotonicNs()
         let streams = BenchStreams()
         let watermarks = CommitWatermarks()
@@ -80,6 +83,9 @@ public enum BenchDaemon {
                                             store: progress, storePath: config.store.path,
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
+        let observing = ObserverPipeline(
+            observers: Dictionary(uniqueKeysWithValues: channels.compactMap { c in observers[c.name].map { (c.id, $0) } }),
+            publishIntervalSeconds: config.estimateInterval)
         let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
 
         // 3. The status socket.
@@ -111,6 +117,7 @@ public enum BenchDaemon {
                     .init(service: StatusService(server: status), serviceName: "status"),
                     .init(service: ConsumerService(name: "live") { await live.follow() }, serviceName: "live"),
                     .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
+                    .init(service: ConsumerService(name: "observers") { await observing.run(streams: streams) }, serviceName: "observers"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),
                     .init(service: supervisor, serviceName: "supervisor"),
@@ -119,6 +126,23 @@ public enum BenchDaemon {
                 logger: logger))
         try await group.run()
         logger.info("stopped cleanly")
+    }
+
+    /// Loads the cell file of every channel that names one, off the cooperative pool.
+    /// A file that cannot be read or is wrong is a configuration error of the channel's `cell` key.
+    static func loadObservers(_ config: BenchConfiguration) async throws(ConfigError) -> [String: SOCObserver] {
+        var observers: [String: SOCObserver] = [:]
+        let files = BlockingQueue(label: "cellbench.cell-files")
+        for channel in config.channels {
+            guard let path = channel.cellFile else { continue }
+            let method = channel.observer
+            do {
+                observers[channel.info.name] = try await files.run { try SOCObserver(model: CellFile.load(path), method: method) }
+            } catch {
+                throw channel.table.error("cell", "\(error)")
+            }
+        }
+        return observers
     }
 
     /// The per-sweep Kramers–Kronig check and fit, storing each analysis with its sweep.
