@@ -88,7 +88,7 @@ import Testing
     @Test func missingSocketIsAClearError() async throws {
         let result = await (try Run(["status", "--socket", "/nonexistent/cellbench.sock"])).finished()
         #expect(result.status != 0)
-        #expect(result.stderr.contains("cannot connect to /nonexistent/cellbench.sock"))
+        #expect(result.stderr.contains("cannot connect to /nonexistent/cellbench.sock: No such file or directory (is cellbenchd running?)"))
     }
 
     @Test func tailFollowsOneChannelUntilTheServerStops() async throws {
