@@ -25,9 +25,10 @@ import Testing
         private let err = Mutex<[UInt8]>([])
         private let exit: AsyncStream<Int32>
 
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], executable: URL = CommandLineTests.executable,
+             input: String? = nil) throws {
             process = Process()
-            process.executableURL = CommandLineTests.executable
+            process.executableURL = executable
             process.arguments = arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             let (exit, exited) = AsyncStream.makeStream(of: Int32.self)
@@ -41,7 +42,11 @@ import Testing
                 exited.yield(p.terminationStatus)
                 exited.finish()
             }
+            let stdin = Pipe()
+            process.standardInput = stdin
             try process.run()
+            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+            try stdin.fileHandleForWriting.close()
         }
 
         var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }
@@ -113,6 +118,30 @@ import Testing
             // e.g. "2025-11-21T04:40:00.000Z sample   B02 #1 3.0001 V -0.5000 A 25.0 °C +0.000001 Ah"
             #expect(first.hasPrefix("2025-11-21T04:40:00.000Z sample   B02 #"))
             #expect(first.contains(" V -0.5000 A 25.0 °C +"))
+        }
+    }
+
+    /// A client we did not write: socat sends two requests, shuts down its
+    /// sending side, and gets both replies before the server closes.
+    @Test func socatGetsHelloAndRepliesThenTheServerCloses() async throws {
+        let socat = URL(fileURLWithPath: "/usr/bin/socat")
+        try #require(FileManager.default.isExecutableFile(atPath: socat.path), "socat not installed (scripts/setup installs it)")
+        try await TestServer.run { t in
+            let requests = #"{"op":"status","id":1}"# + "\n" + #"{"op":"history","id":2,"stream":"samples"}"# + "\n"
+            let result = await (try Run(["-t", "10", "-", "UNIX-CONNECT:\(t.socketPath)"], executable: socat,
+                                        input: requests)).finished()
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            let decoder = LineEncoding.makeDecoder()
+            let messages = try result.stdout.split(separator: "\n").map {
+                try decoder.decode(ServerMessage.self, from: Data($0.utf8))
+            }
+            guard messages.count == 3, case .hello = messages[0], case .status(let status) = messages[1],
+                  case .history(let history) = messages[2] else {
+                Issue.record("unexpected reply: \(result.stdout)")
+                return
+            }
+            #expect(status.id == .number(1))
+            #expect(history.id == .number(2) && history.records.isEmpty)
         }
     }
 
