@@ -124,8 +124,10 @@ import Testing
     /// A client we did not write: socat sends two requests, shuts down its
     /// sending side, and gets both replies before the server closes.
     @Test func socatGetsHelloAndRepliesThenTheServerCloses() async throws {
-        let socat = URL(fileURLWithPath: "/usr/bin/socat")
-        try #require(FileManager.default.isExecutableFile(atPath: socat.path), "socat not installed (scripts/setup installs it)")
+        let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let found = searchPath.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent("socat") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        let socat = try #require(found, "socat not installed (scripts/setup installs it)")
         try await TestServer.run { t in
             let requests = #"{"op":"status","id":1}"# + "\n" + #"{"op":"history","id":2,"stream":"samples"}"# + "\n"
             let result = await (try Run(["-t", "10", "-", "UNIX-CONNECT:\(t.socketPath)"], executable: socat,
