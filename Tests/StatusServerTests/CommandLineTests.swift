@@ -24,6 +24,8 @@ import Testing
         private let out = Mutex<[UInt8]>([])
         private let err = Mutex<[UInt8]>([])
         private let exit: AsyncStream<Int32>
+        /// One element per output pipe that reached its end.
+        private let outputEnded: AsyncStream<Void>
 
         init(_ arguments: [String], environment: [String: String] = [:], executable: URL = CommandLineTests.executable,
              input: String? = nil) throws {
@@ -36,8 +38,10 @@ import Testing
             let stdout = Pipe(), stderr = Pipe()
             process.standardOutput = stdout
             process.standardError = stderr
-            stdout.fileHandleForReading.readabilityHandler = { [self] h in out.withLock { $0 += h.availableData } }
-            stderr.fileHandleForReading.readabilityHandler = { [self] h in err.withLock { $0 += h.availableData } }
+            let (outputEnded, ended) = AsyncStream.makeStream(of: Void.self)
+            self.outputEnded = outputEnded
+            Self.collect(stdout, ended) { [self] data in out.withLock { $0 += data } }
+            Self.collect(stderr, ended) { [self] data in err.withLock { $0 += data } }
             process.terminationHandler = { p in
                 exited.yield(p.terminationStatus)
                 exited.finish()
@@ -49,13 +53,40 @@ import Testing
             try stdin.fileHandleForWriting.close()
         }
 
+        private static func collect(_ pipe: Pipe, _ ended: AsyncStream<Void>.Continuation,
+                                    _ append: @escaping @Sendable (Data) -> Void) {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty {
+                    handle.readabilityHandler = nil
+                    ended.yield()
+                } else {
+                    append(data)
+                }
+            }
+        }
+
         var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }
 
         func finished() async -> Outcome {
             var status: Int32 = -1
             for await s in exit { status = s }
-            // Output written just before exit may still be in the pipe.
-            try? await Task.sleep(for: .milliseconds(100))
+            // Output written just before exit may still be in the pipes: read both to their end.
+            // A process spawned concurrently by another test can inherit a pipe's write end and
+            // delay its end, so wait at most 2 s; the output itself is already in the pipe.
+            let outputEnded = self.outputEnded
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var open = 2
+                    for await _ in outputEnded {
+                        open -= 1
+                        if open == 0 { break }
+                    }
+                }
+                group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                await group.next()
+                group.cancelAll()
+            }
             return Outcome(status: status, stdout: stdout, stderr: err.withLock { String(decoding: $0, as: UTF8.self) })
         }
     }
