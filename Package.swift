@@ -11,6 +11,7 @@ let package = Package(
     name: "cellbench",
     platforms: [.macOS(.v15)],
     products: [
+        .executable(name: "cellbenchd", targets: ["cellbenchd"]),
         .executable(name: "cellbench", targets: ["cellbench"]),
     ],
     dependencies: [
@@ -33,6 +34,50 @@ let package = Package(
         .target(name: "BenchCore", swiftSettings: swiftSettings),
         .testTarget(name: "BenchCoreTests", dependencies: ["BenchCore"], swiftSettings: swiftSettings),
 
+        // Located TOML reading shared by the configuration, driver, schedule and cell files.
+        .target(
+            name: "TOMLConfig",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
+
+        // Virtual cells and simulated instruments.
+        .target(
+            name: "Simulator",
+            dependencies: ["BenchCore", "TOMLConfig", "CModbus", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+
+        // Instrument transports (serial, Modbus RTU/TCP), driver files, drivers, fault policy.
+        .target(
+            name: "Instruments",
+            dependencies: [
+                "BenchCore", "TOMLConfig", "CSerialPort", "CModbus",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InstrumentsTests",
+            dependencies: ["Instruments", "Simulator", "BenchCore"],
+            exclude: ["Interop"],
+            swiftSettings: swiftSettings
+        ),
+
+        // Configuration, wiring, lifecycle, systemd notification.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer"], swiftSettings: swiftSettings),
         // Live status: NDJSON over a Unix socket, Prometheus /metrics over HTTP.
         .target(
             name: "StatusServer",
@@ -58,6 +103,37 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Embedded SQLite store: schema and migrations, batch writer, queries, export.
+        .target(name: "Storage", dependencies: ["BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+
+        // The daemon executable: everything lives in Daemon.
+        .executableTarget(
+            name: "cellbenchd",
+            dependencies: ["Daemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        // Impedance analysis: circuits, fitting, Kramers–Kronig, spectrum importers.
+        .target(
+            name: "Electrochem",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ElectrochemTests",
+            dependencies: ["Electrochem", "BenchCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+
+        // Per-channel online analysis: per-sweep check and fit, observers.
+        .target(
+            name: "Estimation",
+            dependencies: ["BenchCore", "Electrochem"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], swiftSettings: swiftSettings),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
@@ -65,7 +141,12 @@ let package = Package(
             dependencies: [
                 "BenchCore",
                 "StatusServer",
+                "Storage",
+                "Electrochem",
+                "Simulator",
+                "TOMLConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -75,11 +156,15 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Storage",
                 "StatusServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             path: "Benchmarks/cellbench-bench",
             swiftSettings: swiftSettings
