@@ -56,6 +56,7 @@ final class ClientSession: Sendable {
             for await line in requests {
                 await handle(line)
             }
+            closeIfIdle()
         }
         worker.withLock { $0 = task }
     }
@@ -65,6 +66,20 @@ final class ClientSession: Sendable {
         if case .dropped = requestInput.yield(line) {
             drop(reason: "more than \(Self.maxPendingRequests) requests waiting for an answer")
         }
+    }
+
+    /// The client has shut down its sending side (e.g. `socat` at end of input).
+    func inputClosed() {
+        requestInput.finish()
+    }
+
+    /// After the last request of a half-closed client: close once every reply is
+    /// written, unless subscriptions are still streaming to it.
+    private func closeIfIdle() {
+        guard subscriptions.withLock({ $0.isEmpty }) else { return }
+        let channel = self.channel
+        // Writes complete in order: when this empty one is done, every reply before it is written.
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// The connection is gone: stop every task working for it.
