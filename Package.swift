@@ -42,6 +42,15 @@ let package = Package(
         ),
         .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
 
+        // Fractional calculus and the fractional cell model (pure Swift numerics).
+        .target(
+            name: "Fractional",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
         // Virtual cells and simulated instruments.
         .target(
             name: "Simulator",
@@ -127,7 +136,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Per-channel online analysis: per-sweep check and fit, observers.
+        // Per-channel online analysis: per-sweep check and fit, SOC observers, cell files, identification.
         .target(
             name: "Estimation",
             dependencies: ["BenchCore", "Electrochem", "Fractional", "TOMLConfig"],
@@ -144,6 +153,14 @@ let package = Package(
         ),
         .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
 
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EstimationTests",
+            dependencies: ["Estimation", "Electrochem", "Simulator"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
@@ -167,6 +184,8 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Estimation",
+                "Fractional",
                 "Storage",
                 "StatusServer",
                 .product(name: "NIOCore", package: "swift-nio"),

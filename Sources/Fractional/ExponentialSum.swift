@@ -171,20 +171,11 @@ public struct ElementMemory: Sendable {
     }
 
     /// After `advance(by:current:)`: the fraction of a voltage change made at the start
-    /// of that step left at its end (`relaxationFactor(over: step)` from the cached decays).
+    /// of that step left at its end, `E_α(-h^α/(RT))` for an R ∥ CPE (from the cached decays), 1 for diffusion.
     public var lastStepRelaxation: Double {
         guard case .parallelCPE = element else { return 1 }
         var sum = 0.0
         for k in relaxationWeights.indices { sum += relaxationWeights[k] * decay[k] }
-        return sum
-    }
-
-    /// Free response factor over `step`: how much of a voltage change made now
-    /// is left after `step` (E_α(-(step)^α/(RT)) for R ∥ CPE, 1 for diffusion).
-    public func relaxationFactor(over step: Double) -> Double {
-        guard case .parallelCPE = element else { return 1 }
-        var sum = 0.0
-        for k in relaxationWeights.indices { sum += relaxationWeights[k] * exp(-kernel.rates[k] * step) }
         return sum
     }
 
