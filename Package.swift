@@ -62,6 +62,7 @@ let package = Package(
         .testTarget(
             name: "InstrumentsTests",
             dependencies: ["Instruments", "Simulator", "BenchCore"],
+            exclude: ["Interop"],
             swiftSettings: swiftSettings
         ),
 
