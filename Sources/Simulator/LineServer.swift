@@ -115,6 +115,24 @@ final class LineServer: @unchecked Sendable {
     }
 }
 
+/// What every simulated serial-line instrument offers: where it is, fault
+/// injection, and unplugging the device node.
+public class SimulatedSerialInstrument: @unchecked Sendable {
+    let server: LineServer
+
+    init(server: LineServer) { self.server = server }
+
+    /// Path clients open: the stable link when there is one, else the pseudo-terminal.
+    public var path: String { server.path }
+    public var devicePath: String { server.devicePath }
+    public func inject(_ change: @Sendable (inout LineFaults) -> Void) { server.inject(change) }
+    /// The device node disappears, as a USB adapter pulled out.
+    public func unplug() { server.unplug() }
+    /// The device node comes back (under the same link).
+    public func replug() throws(SimulatorError) { try server.replug() }
+    public func stop() { server.stop() }
+}
+
 /// Splits an SCPI line into an upper-case header and its argument text.
 func scpiParts(_ line: String) -> (header: String, argument: String) {
     let trimmed = line.trimmingCharacters(in: .whitespaces)

@@ -5,25 +5,18 @@ import Synchronization
 
 /// The reference impedance analyzer (`fra-scpi.md`) on a pseudo-terminal,
 /// measuring a virtual cell.
-public final class SimulatedAnalyzer: Sendable {
-    private let server: LineServer
+public final class SimulatedAnalyzer: SimulatedSerialInstrument, @unchecked Sendable {
     private let device: Locked<Device>
 
     /// Clients open `path`; `link` (optional) is a stable symlink to the terminal.
     public init(cell: VirtualCell = VirtualCell(), timeScale: Double = 1, link: String? = nil, serial: String = "0001") throws(SimulatorError) {
         let device = Locked(Device(cell: cell, timeScale: timeScale, serial: serial))
         self.device = device
-        server = try LineServer(link: link) { line in device.withLock { $0.handle(line) } }
+        super.init(server: try LineServer(link: link) { line in device.withLock { $0.handle(line) } })
     }
 
-    public var path: String { server.path }
-    public var devicePath: String { server.devicePath }
-    public func inject(_ change: @Sendable (inout LineFaults) -> Void) { server.inject(change) }
-    public func unplug() { server.unplug() }
-    public func replug() throws(SimulatorError) { try server.replug() }
     /// Resets the instrument as a power cycle would (a running sweep is lost).
     public func powerCycle() { device.withLock { $0.reset() } }
-    public func stop() { server.stop() }
     /// Points of the running sweep measured so far.
     public var pointsDone: Int { device.withLock { $0.update(); return $0.done } }
 

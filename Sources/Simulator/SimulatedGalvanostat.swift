@@ -4,24 +4,17 @@ import Foundation
 /// The reference galvanostat / potentiostat (`dc-scpi.md`) on a
 /// pseudo-terminal, sourcing into a virtual cell. Protection and the
 /// watchdog act on their own, as on the real instrument.
-public final class SimulatedGalvanostat: Sendable {
-    private let server: LineServer
+public final class SimulatedGalvanostat: SimulatedSerialInstrument, @unchecked Sendable {
     private let device: Locked<Device>
 
     public init(cell: VirtualCell = VirtualCell(), timeScale: Double = 1, link: String? = nil, serial: String = "0001") throws(SimulatorError) {
         let device = Locked(Device(source: SourceChannel(cell: cell), timeScale: timeScale, serial: serial))
         self.device = device
-        server = try LineServer(link: link) { line in device.withLock { $0.handle(line) } }
+        super.init(server: try LineServer(link: link) { line in device.withLock { $0.handle(line) } })
     }
 
-    public var path: String { server.path }
-    public var devicePath: String { server.devicePath }
-    public func inject(_ change: @Sendable (inout LineFaults) -> Void) { server.inject(change) }
-    public func unplug() { server.unplug() }
-    public func replug() throws(SimulatorError) { try server.replug() }
     /// Power cycle: output off, settings and reading counter back to their power-up values.
     public func powerCycle() { device.withLock { $0.powerUp() } }
-    public func stop() { server.stop() }
 
     /// Present trip code (0 none, 5 watchdog, …) and output state, for tests.
     public var trip: (code: Int, outputOn: Bool) {

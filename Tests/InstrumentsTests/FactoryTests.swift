@@ -78,17 +78,11 @@ struct FactoryTests {
         let driver = try instrument(cycler.replacingOccurrences(of: "port = 15020", with: "port = \(sim.port)"), channels: 2)
         let streams = BenchStreams()
         let watermarks = CommitWatermarks()
-        let reader = CommittingReader(streams: streams, watermarks: watermarks)
-        let reading = Task { await reader.run() }
-        let running = Task { try await driver.run(streams: streams, watermarks: watermarks) }
-        #expect(try await eventually(5) { driver.linkStatus().state == .up })
         let cyclerDriver = try #require(driver as? CyclerDriver)
-        try await cyclerDriver.apply(.constantCurrentConstantVoltage(current: 2, voltage: 4.1, currentLimit: 2), channel: ChannelID(1))
-        #expect(try await eventually(5) { (watermarks.committed(ChannelID(1)) ?? 0) >= 10 })
-        running.cancel()
-        reading.cancel()
-        _ = try? await running.value
-        let samples = await reading.value
+        let samples = try await withRunning(driver, streams: streams, watermarks: watermarks) {
+            try await cyclerDriver.apply(.constantCurrentConstantVoltage(current: 2, voltage: 4.1, currentLimit: 2), channel: ChannelID(1))
+            try await expectEventually(5) { (watermarks.committed(ChannelID(1)) ?? 0) >= 10 }
+        }
         #expect(samples.contains { $0.channel == ChannelID(1) && abs($0.current - 2) < 1e-6 })
     }
 }

@@ -97,15 +97,10 @@ struct InteropTests {
                                   channels: [CyclerChannelConfig(channel: ChannelID(0), index: 0, protection: limits, recordInterval: 0.05, watchdog: 0)],
                                   pollInterval: 0.05, backoff: Backoff(initial: 0.2, maximum: 0.5), logger: testLogger)
         let streams = BenchStreams()
-        let watermarks = CommitWatermarks()
-        let reader = CommittingReader(streams: streams, watermarks: watermarks)
-        let reading = Task { await reader.run() }
-        let running = Task { try await driver.run(streams: streams, watermarks: watermarks) }
-        #expect(try await eventually(15) { streams.samples.written >= 60 })
-        running.cancel()
-        _ = try? await running.value
-        reading.cancel()
-        let samples = await reading.value
+        // The server may take a moment to listen: the driver retries.
+        let samples = try await withRunning(driver, streams: streams, expectLinkUp: false) {
+            try await expectEventually(15) { streams.samples.written >= 60 }
+        }
         await bus.shutdown()
         let sequences = samples.map(\.sequence)
         #expect(sequences.first == 1 && sequences == Array(1...UInt64(max(1, sequences.count))))

@@ -26,14 +26,8 @@ struct LineInstrumentTests {
         let driver = AnalyzerDriver(name: "fra", definition: try Self.definition("reference-fra.toml"), line: line, channel: ChannelID(7),
                                     pollInterval: 0.02, backoff: Backoff(initial: 0.1, maximum: 0.3), logger: testLogger)
         let streams = BenchStreams()
-        let running = Task { try await driver.run(streams: streams, watermarks: CommitWatermarks()) }
-        #expect(try await eventually(5) { driver.linkStatus().state == .up })
-        // Stop the driver even when the body fails, so that it cannot talk to a later test's device.
-        let outcome = await Result(catching: { try await body(driver, streams) })
-        running.cancel()
-        _ = try? await running.value
+        _ = try await withRunning(driver, streams: streams) { try await body(driver, streams) }
         await line.shutdown()
-        try outcome.get()
     }
 
     @Test("A sweep streams its points live and is stored whole; values are the cell's impedance")
@@ -101,10 +95,10 @@ struct LineInstrumentTests {
         defer { sim.stop() }
         try await withAnalyzer(sim) { driver, streams in
             sim.unplug()
-            #expect(try await eventually(5) { driver.linkStatus().state == .down })
+            try await expectEventually(5) { driver.linkStatus().state == .down }
             try await Task.sleep(for: .milliseconds(500))
             try sim.replug()
-            #expect(try await eventually(5) { driver.linkStatus().state == .up })
+            try await expectEventually(5) { driver.linkStatus().state == .up }
             let kinds = events(streams).map(\.kind)
             #expect(kinds.contains("link-lost") && kinds.contains("link-restored"))
             #expect(try await driver.measure(Self.sweep).status == .complete)
@@ -119,19 +113,9 @@ struct LineInstrumentTests {
                                        protection: limits, watchdog: watchdog, recordInterval: 0.05,
                                        backoff: Backoff(initial: 0.1, maximum: 0.3), logger: testLogger)
         let streams = BenchStreams()
-        let watermarks = CommitWatermarks()
-        let reader = CommittingReader(streams: streams, watermarks: watermarks)
-        let reading = Task { await reader.run() }
-        let running = Task { try await driver.run(streams: streams, watermarks: watermarks) }
-        #expect(try await eventually(5) { driver.linkStatus().state == .up })
-        // Stop the driver even when the body fails, so that it cannot talk to a later test's device.
-        let outcome = await Result(catching: { try await body(driver, streams) })
-        running.cancel()
-        _ = try? await running.value
-        reading.cancel()
+        let samples = try await withRunning(driver, streams: streams) { try await body(driver, streams) }
         await line.shutdown()
-        try outcome.get()
-        return await reading.value
+        return samples
     }
 
     @Test("Galvanostat: source control, readings with the sign convention, restart noticed")
@@ -140,11 +124,11 @@ struct LineInstrumentTests {
         defer { sim.stop() }
         let samples = try await withGalvanostat(sim) { driver, streams in
             try await driver.apply(.constantCurrent(current: -0.5))
-            #expect(try await eventually(5) { streams.samples.written >= 10 })
+            try await expectEventually(5) { streams.samples.written >= 10 }
             sim.powerCycle()
-            #expect(try await eventually(5) { events(streams).contains { $0.kind == "gap" } })
+            try await expectEventually(5) { events(streams).contains { $0.kind == "gap" } }
             let before = streams.samples.written
-            #expect(try await eventually(5) { streams.samples.written >= before + 5 })
+            try await expectEventually(5) { streams.samples.written >= before + 5 }
         }
         let s = samples.map(\.sequence)
         #expect(zip(s, s.dropFirst()).allSatisfy { $0 < $1 })

@@ -67,3 +67,28 @@ extension Result where Failure == any Error {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
+
+/// Runs `driver` with a committing reader while `body` runs, then stops both
+/// (also when `body` fails, so that the driver cannot talk to a later test's
+/// device). Returns the samples read.
+func withRunning(_ driver: any BenchInstrument, streams: BenchStreams, watermarks: CommitWatermarks = CommitWatermarks(),
+                 expectLinkUp: Bool = true, _ body: () async throws -> Void) async throws -> [Sample] {
+    let reader = CommittingReader(streams: streams, watermarks: watermarks)
+    let reading = Task { await reader.run() }
+    let running = Task { try await driver.run(streams: streams, watermarks: watermarks) }
+    let up = try await eventually(5) { driver.linkStatus().state == .up }
+    #expect(up || !expectLinkUp)
+    let outcome = await Result(catching: body)
+    running.cancel()
+    _ = try? await running.value
+    reading.cancel()
+    let samples = await reading.value
+    try outcome.get()
+    return samples
+}
+
+/// Expects `condition` to become true within `seconds`.
+func expectEventually(_ seconds: Double, sourceLocation: SourceLocation = #_sourceLocation, _ condition: () -> Bool) async throws {
+    let held = try await eventually(seconds, condition)
+    #expect(held, "condition not met within \(seconds) s", sourceLocation: sourceLocation)
+}
