@@ -142,19 +142,6 @@ let package = Package(
             dependencies: ["BenchCore", "Electrochem", "Fractional", "TOMLConfig"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-
-        // Fractional calculus and the fractional cell model (pure Swift numerics).
-        .target(
-            name: "Fractional",
-            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
-            // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
-            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
-        ),
-        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
-
-            swiftSettings: swiftSettings
-        ),
         .testTarget(
             name: "EstimationTests",
             dependencies: ["Estimation", "Electrochem", "Simulator"],
@@ -193,8 +180,6 @@ let package = Package(
                 "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
-                "Estimation",
-                "Fractional",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],
