@@ -4,6 +4,11 @@ extension Bench {
     /// Every benchmark suite, one per line.
     static let suites: [any ParsableCommand.Type] = [
         RingBench.self,
+        CyclerBench.self,
+        StatusBench.self,
+        EndToEndBench.self,
+        IngestBench.self,
         ImpedanceBench.self,
+        FractionalBench.self,
     ]
 }

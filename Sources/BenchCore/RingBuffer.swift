@@ -35,15 +35,15 @@ public final class RingBuffer<Element: Sendable>: Sendable {
 
     /// Appends one record. Never blocks on readers, never allocates.
     public func push(_ element: Element) {
-        let wake: [UInt64: CheckedContinuation<Void, Never>]? = state.withLock { s in
+        state.withLock { s in
             s.slots[Int(s.head % UInt64(capacity))] = element
             s.head &+= 1
-            guard !s.waiters.isEmpty else { return nil }
-            let w = s.waiters
+            // Resuming only schedules the waiting task, so doing it under the lock
+            // cannot deadlock, and it avoids copying the waiter table.
+            guard !s.waiters.isEmpty else { return }
+            for continuation in s.waiters.values { continuation.resume() }
             s.waiters.removeAll(keepingCapacity: true)
-            return w
         }
-        wake?.values.forEach { $0.resume() }
     }
 
     /// Records written since creation.
@@ -115,13 +115,11 @@ public final class RingBuffer<Element: Sendable>: Sendable {
     /// Marks the end of the stream: waiting readers wake up and `isClosed` turns true.
     /// Records already pushed stay readable.
     public func close() {
-        let wake = state.withLock { s in
+        state.withLock { s in
             s.closed = true
-            let w = s.waiters
+            for continuation in s.waiters.values { continuation.resume() }
             s.waiters.removeAll()
-            return w
         }
-        wake.values.forEach { $0.resume() }
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }

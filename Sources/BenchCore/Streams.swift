@@ -14,7 +14,7 @@ public final class BenchStreams: Sendable {
     public let estimates: RingBuffer<Estimate>
     public let alarms: RingBuffer<Alarm>
 
-    public init(sampleCapacity: Int = 1 << 18, sweepCapacity: Int = 256, eventCapacity: Int = 4096,
+    public init(sampleCapacity: Int = 1 << 17, sweepCapacity: Int = 256, eventCapacity: Int = 4096,
                 estimateCapacity: Int = 1 << 16, alarmCapacity: Int = 1024) {
         samples = RingBuffer(capacity: sampleCapacity)
         sweeps = RingBuffer(capacity: sweepCapacity)
@@ -60,4 +60,32 @@ public final class CommitWatermarks: Sendable {
     public func reset(_ channel: ChannelID) {
         _ = marks.withLock { $0.removeValue(forKey: channel) }
     }
+}
+
+/// State of the link to an instrument, as shown by `cellbench status`.
+public struct LinkStatus: Hashable, Sendable, Codable {
+    public enum State: String, Sendable, Codable { case connecting, up, down }
+    public var state: State
+    /// When the link entered this state.
+    public var since: Timestamp
+    /// The last error seen on this link, if any.
+    public var lastError: String?
+
+    public init(state: State, since: Timestamp = .now(), lastError: String? = nil) {
+        self.state = state
+        self.since = since
+        self.lastError = lastError
+    }
+}
+
+/// Anything that produces bench records: a driven instrument or a simulated bench.
+public protocol AcquisitionSource: Sendable {
+    /// Instrument name from the configuration.
+    var name: String { get }
+    /// Acquires until the task is cancelled, publishing into `streams`; handles
+    /// its own reconnects. Records held by the instrument are acknowledged only
+    /// up to `watermarks`.
+    func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws
+    /// Present state of the link.
+    func linkStatus() -> LinkStatus
 }

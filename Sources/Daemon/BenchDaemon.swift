@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import BenchCore
+import Electrochem
+import Estimation
+import Foundation
+import Instruments
+import Logging
+import Prometheus
+import ServiceLifecycle
+import StatusServer
+import Storage
+import TOMLConfig
+
+/// `cellbenchd`: reads the configuration, opens the store, binds the status
+/// socket, then runs acquisition until SIGTERM/SIGINT and shuts down in order.
+public enum BenchDaemon {
+    /// Exit status: 0 after a clean shutdown, 2 for a configuration error, 1 for any other failure.
+    public static func run(configPath: String) async -> Int32 {
+        // 1. Configuration, validated whole (instrument and driver files included) before anything is opened.
+        let config: BenchConfiguration
+        do {
+            config = try BenchConfiguration.load(path: configPath)
+        } catch {
+            printError("cellbenchd: configuration error: \(error)")
+            return 2
+        }
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: level) }
+        let logger = Logger(label: "cellbenchd")
+        let factory = InstrumentFactory(drivers: DriverFactory(logger: Logger(label: "cellbenchd.instruments")))
+        let plans: [InstrumentPlan]
+        let models: [String: SOCObserver]
+        do {
+            plans = try config.instruments.map { instrument throws(ConfigError) in
+                try factory.plan(instrument, channels: config.channels(of: instrument.name).map(\.info))
+            }
+            models = try await loadObservers(config)
+        } catch {
+            printError("cellbenchd: configuration error: \(error)")
+            return 2
+        }
+
+        do {
+            try await runBench(config: config, plans: plans, observers: models, logger: logger)
+            await factory.drivers.shutdown()
+            return 0
+        } catch {
+            logger.critical("\(error)")
+            return 1
+        }
+    }
+
+    static func runBench(config: BenchConfiguration, plans: [InstrumentPlan], observers: [String: SOCObserver],
+                         logger: Logger) async throws {
+        let startedNs = BenchClock.monotonicNs()
+        let streams = BenchStreams()
+        let watermarks = CommitWatermarks()
+        let blocking = BlockingQueue(label: "cellbench.store-open")
+
+        // 2. The store: created or migrated, channels registered by name so their ids are stable.
+        try makeParentDirectory(of: config.store.path)
+        let options = BatchOptions(batchSize: config.store.batchRows, interval: config.store.batchInterval)
+        let (writer, channels, stored) = try await blocking.run {
+            let writer = try BatchWriter(path: config.store.path, streams: streams, watermarks: watermarks, options: options)
+            let channels = try config.channels.map { c in
+                try writer.registerChannel(name: c.info.name, instrument: c.info.instrument,
+                                           instrumentChannel: c.info.instrumentChannel, ratedCapacityAh: c.info.ratedCapacityAh)
+            }
+            return (writer, channels, try StoreReader(path: config.store.path).latestSampleSequences())
+        }
+        logger.info("store open", metadata: ["path": "\(config.store.path)", "channels": "\(channels.count)"])
+
+        // Drivers of instruments with record buffers acknowledge only what the store holds.
+        for (channel, sequence) in stored { watermarks.advance(channel, to: sequence) }
+        let sources = try plans.map { plan throws(ConfigError) in try plan.make(channels.filter { $0.instrument == plan.name }, stored) }
+        let progress = StoreProgress(writer: writer)
+        let live = LiveView(streams: streams)
+        let registry = PrometheusCollectorRegistry()
+        let metrics = MetricsPublisher(registry: registry)
+        let provider = DaemonStatusProvider(channelList: channels, sources: sources, streams: streams, live: live,
+                                            store: progress, storePath: config.store.path,
+                                            reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
+
+        let observing = ObserverPipeline(
+            observers: Dictionary(uniqueKeysWithValues: channels.compactMap { c in observers[c.name].map { (c.id, $0) } }),
+            publishIntervalSeconds: config.estimateInterval)
+        let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
+
+        // 3. The status socket.
+        try makeParentDirectory(of: config.status.socketPath)
+        var statusConfiguration = StatusServerConfiguration(socketPath: config.status.socketPath, metricsPort: config.status.metricsPort)
+        statusConfiguration.socketMode = mode_t(config.status.socketMode)
+        let status = StatusServer(configuration: statusConfiguration, streams: streams, provider: provider,
+                                  registry: registry, logger: Logger(label: "cellbenchd.status"))
+        try await status.start()
+
+        // 4. Services; shut down in reverse order.
+        let notifier = SystemdNotifier.fromProcessEnvironment()
+        let channelCount = channels.count
+        let supervisor = Supervisor(notifier: notifier, check: {
+            let counters = progress.refresh()
+            metrics.publish(DaemonStatusProvider.counters(streams: streams, store: counters))
+            let stalled = progress.stalledSeconds
+            let healthy = stalled < progress.stallLimitSeconds && counters.lastError == nil
+            let summary = healthy
+                ? "\(channelCount) channels, \(counters.samples) samples stored, store lag \(counters.lag) records"
+                : "unhealthy: store has not committed for \(Int(stalled)) s (\(counters.lastError ?? "no error reported"))"
+            return PipelineHealth(healthy: healthy, summary: summary)
+        }, logger: logger)
+
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: StoreService(writer: writer, streams: streams, logger: logger), serviceName: "store"),
+                    .init(service: StatusService(server: status), serviceName: "status"),
+                    .init(service: ConsumerService(name: "live") { await live.follow() }, serviceName: "live"),
+                    .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
+                    .init(service: ConsumerService(name: "observers") { await observing.run(streams: streams) }, serviceName: "observers"),
+                    .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
+                          serviceName: "acquisition"),
+                    .init(service: supervisor, serviceName: "supervisor"),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        logger.info("stopped cleanly")
+    }
+
+    /// Loads the cell file of every channel that names one, off the cooperative pool.
+    /// A file that cannot be read or is wrong is a configuration error of the channel's `cell` key.
+    static func loadObservers(_ config: BenchConfiguration) async throws(ConfigError) -> [String: SOCObserver] {
+        var observers: [String: SOCObserver] = [:]
+        let files = BlockingQueue(label: "cellbench.cell-files")
+        for channel in config.channels {
+            guard let path = channel.cellFile else { continue }
+            let method = channel.observer
+            do {
+                observers[channel.info.name] = try await files.run { try SOCObserver(model: CellFile.load(path), method: method) }
+            } catch {
+                throw channel.table.error("cell", "\(error)")
+            }
+        }
+        return observers
+    }
+
+    /// The per-sweep Kramers–Kronig check and fit, storing each analysis with its sweep.
+    static func makeAnalysis(config: BenchConfiguration, channels: [ChannelInfo], streams: BenchStreams, writer: BatchWriter,
+                             logger: Logger) throws -> @Sendable () async -> Void {
+        var analyzers: [ChannelID: SweepAnalyzer] = [:]
+        for (configured, info) in zip(config.channels, channels) {
+            analyzers[info.id] = try SweepAnalyzer(circuit: configured.circuit)
+        }
+        let pipeline = SweepAnalysisPipeline(analyzers: analyzers)
+        let names = Dictionary(uniqueKeysWithValues: channels.map { ($0.id, $0.name) })
+        return {
+            await pipeline.run(streams: streams, channelNames: names) { result in
+                do {
+                    let json = String(decoding: try JSONEncoder().encode(result.analysis), as: UTF8.self)
+                    writer.submit(Storage.SweepAnalysis(channel: result.channel, sweepSequence: result.sweepSequence,
+                                                        updatedWallNs: BenchClock.wallNs(), resultJSON: json))
+                } catch {
+                    logger.error("cannot encode the analysis of sweep #\(result.sweepSequence): \(error)")
+                }
+            }
+        }
+    }
+
+    static func makeParentDirectory(of path: String) throws {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return }
+        var prefix = ""
+        for part in path[..<slash].split(separator: "/", omittingEmptySubsequences: false) {
+            prefix += (prefix.isEmpty && part.isEmpty) ? "/" : (prefix.isEmpty || prefix == "/" ? "" : "/") + part
+            if prefix.isEmpty || prefix == "/" { continue }
+            if mkdir(prefix, 0o750) != 0 && errno != EEXIST {
+                throw DaemonError("cannot create folder \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    static func printError(_ message: String) {
+        let line = message + "\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+}
+
+/// Keeps the status server open until graceful shutdown.
+struct StatusService: Service {
+    let server: StatusServer
+    func run() async throws {
+        try? await gracefulShutdown()
+        await server.stop()
+    }
+}
+
+struct DaemonError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

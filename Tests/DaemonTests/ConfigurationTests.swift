@@ -1,0 +1,84 @@
+import Testing
+import TOMLConfig
+@testable import Daemon
+
+@Suite struct ConfigurationTests {
+    static let valid = """
+        [store]
+        path = "state/bench.db"
+
+        [status]
+        socket = "state/bench.sock"
+        metrics_port = 9464
+
+        [[instruments]]
+        name = "sim"
+        kind = "simulator"
+
+        [[channels]]
+        name = "A01"
+        instrument = "sim"
+        index = 0
+        capacity_ah = 3.0
+
+        [[channels]]
+        name = "A02"
+        instrument = "sim"
+        index = 1
+        """
+
+    private func load(_ text: String) throws -> BenchConfiguration {
+        try BenchConfiguration(document: ConfigDocument(text: text, file: "/etc/cellbench/bench.toml"))
+    }
+
+    /// The error a configuration text produces.
+    private func error(_ text: String) -> ConfigError? {
+        do { _ = try load(text); return nil } catch let e as ConfigError { return e } catch { return nil }
+    }
+
+    @Test func validConfigurationResolvesPathsAndChannels() throws {
+        let config = try load(Self.valid)
+        #expect(config.store.path == "/etc/cellbench/state/bench.db")
+        #expect(config.store.batchRows == 4096)
+        #expect(config.store.batchInterval == .milliseconds(50))
+        #expect(config.status.socketMode == 0o660)
+        #expect(config.status.metricsPort == 9464)
+        #expect(config.channels.map(\.info.name) == ["A01", "A02"])
+        #expect(config.channels[0].info.ratedCapacityAh == 3.0)
+        #expect(config.channels(of: "sim").map(\.info.instrumentChannel) == [0, 1])
+    }
+
+    @Test func unknownInstrumentNamesLineAndKey() throws {
+        let text = Self.valid.replacingOccurrences(of: "instrument = \"sim\"\nindex = 1", with: "instrument = \"cycler\"\nindex = 1")
+        let e = try #require(error(text))
+        #expect(e.key == "channels[1].instrument")
+        #expect(e.line == 20)
+        #expect(e.description.hasPrefix("/etc/cellbench/bench.toml:20: key 'channels[1].instrument': no instrument named 'cycler'"))
+    }
+
+    @Test func badValuesAreRejectedWithTheirKey() throws {
+        let cases: [(String, String, String)] = [
+            ("metrics_port = 9464", "metrics_port = 70000", "status.metrics_port"),
+            ("metrics_port = 9464", "metrics_port = 9464\nsocket_mode = \"999\"", "status.socket_mode"),
+            ("path = \"state/bench.db\"", "path = \"state/bench.db\"\nbatch_rows = 0", "store.batch_rows"),
+            ("path = \"state/bench.db\"", "path = 5", "store.path"),
+            ("path = \"state/bench.db\"", "path = \"x\"\nbatch_row = 5", "store.batch_row"),
+            ("index = 1", "index = 0", "channels[1].index"),
+            ("name = \"A02\"", "name = \"A01\"", "channels[1].name"),
+            ("name = \"A02\"", "name = \"A 02\"", "channels[1].name"),
+        ]
+        for (from, to, key) in cases {
+            let e = try #require(error(Self.valid.replacingOccurrences(of: from, with: to)), "\(to) must be rejected")
+            #expect(e.key == key, "\(to)")
+            #expect(e.line != nil, "\(to)")
+        }
+    }
+
+    @Test func missingSectionsAndSyntaxErrors() throws {
+        #expect(error("[status]\nsocket = \"s\"\n[[channels]]\n")?.message.contains("[store]") == true)
+        let syntax = try #require(error("[store]\npath = \n"))
+        #expect(syntax.line == 2)
+        let noChannels = try #require(error("[store]\npath = \"a\"\n[status]\nsocket = \"b\"\n"))
+        #expect(noChannels.message.contains("no [[channels]]"))
+    }
+}

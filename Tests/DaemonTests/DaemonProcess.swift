@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+
+/// A real `cellbenchd` process on a temporary folder, for end-to-end tests.
+final class DaemonProcess: @unchecked Sendable {
+    let folder: String
+    let configPath: String
+    let storePath: String
+    let socketPath: String
+    let logPath: String
+    private(set) var process: Process?
+
+    /// Path of the `cellbenchd` built beside this test bundle.
+    static var executable: String {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = me.deletingLastPathComponent()
+        // The test bundle may be a directory (`*.xctest`) or a file; walk up to the build folder.
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("cellbenchd").path) && dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("cellbenchd").path
+    }
+
+    /// A bench of `channels` simulated cells sampled at `rateHz`.
+    init(channels: Int, rateHz: Double, timeScale: Double = 30, batchIntervalS: Double = 0.05, extra: String = "") throws {
+        folder = NSTemporaryDirectory() + "cellbench-e2e-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        configPath = folder + "/bench.toml"
+        storePath = folder + "/bench.db"
+        socketPath = folder + "/bench.sock"
+        logPath = folder + "/daemon.log"
+        var text = """
+            [store]
+            path = "bench.db"
+            batch_interval_s = \(batchIntervalS)
+
+            [status]
+            socket = "bench.sock"
+
+            [[instruments]]
+            name = "sim"
+            kind = "simulator"
+            sample_rate_hz = \(rateHz)
+            time_scale = \(timeScale)
+            \(extra)
+
+            """
+        for i in 0..<channels {
+            text += "\n[[channels]]\nname = \"C\(String(format: "%02d", i))\"\ninstrument = \"sim\"\nindex = \(i)\ncapacity_ah = 3.0\n"
+        }
+        try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// A daemon with a configuration written as is, in `folder` (which the test owns).
+    init(configText: String, folder: String) throws {
+        self.folder = folder
+        configPath = folder + "/bench.toml"
+        storePath = folder + "/bench.db"
+        socketPath = folder + "/bench.sock"
+        logPath = folder + "/daemon.log"
+        try configText.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the daemon and waits until its status socket answers.
+    func start(environment: [String: String] = [:]) async throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.executable)
+        p.arguments = ["--config", configPath]
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "NOTIFY_SOCKET")
+        env.merge(environment) { $1 }
+        p.environment = env
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try p.run()
+        process = p
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: socketPath) {
+            guard p.isRunning, Date() < deadline else {
+                throw DaemonTestError("cellbenchd did not open its socket: \(log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func signal(_ sig: Int32) {
+        if let pid = process?.processIdentifier { kill(pid, sig) }
+    }
+
+    /// Waits for the process to exit; returns its status.
+    func waitForExit(timeout: TimeInterval = 30) async throws -> Int32 {
+        guard let p = process else { return -1 }
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning {
+            guard Date() < deadline else {
+                p.terminate()
+                throw DaemonTestError("cellbenchd did not exit within \(timeout) s: \(log)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return p.terminationStatus
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        if let p = process, p.isRunning { p.terminate(); p.waitUntilExit() }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+}
+
+struct DaemonTestError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
