@@ -42,6 +42,15 @@ let package = Package(
         ),
         .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
 
+        // Fractional calculus and the fractional cell model (pure Swift numerics).
+        .target(
+            name: "Fractional",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
         // Virtual cells and simulated instruments.
         .target(
             name: "Simulator",
@@ -70,14 +79,14 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer", "Simulator"], swiftSettings: swiftSettings),
         // Live status: NDJSON over a Unix socket, Prometheus /metrics over HTTP.
         .target(
             name: "StatusServer",
@@ -114,6 +123,32 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Impedance analysis: circuits, fitting, Kramers–Kronig, spectrum importers.
+        .target(
+            name: "Electrochem",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ElectrochemTests",
+            dependencies: ["Electrochem", "BenchCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+
+        // Per-channel online analysis: per-sweep check and fit, SOC observers, cell files, identification.
+        .target(
+            name: "Estimation",
+            dependencies: ["BenchCore", "Electrochem", "Fractional", "TOMLConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EstimationTests",
+            dependencies: ["Estimation", "Electrochem", "Simulator"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
@@ -121,9 +156,12 @@ let package = Package(
                 "BenchCore",
                 "StatusServer",
                 "Storage",
+                "Electrochem",
                 "Simulator",
                 "TOMLConfig",
+                "Estimation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -133,11 +171,17 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Estimation",
+                "Fractional",
                 "Storage",
                 "StatusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             path: "Benchmarks/cellbench-bench",
             swiftSettings: swiftSettings

@@ -47,7 +47,9 @@ struct RingBench: AsyncParsableCommand {
         }
         let seconds = Double(BenchClock.monotonicNs() - start) / 1e9
         let missed = results.reduce(0) { $0 + $1.1 }
+        let delivered = results.reduce(0) { $0 + $1.0 }
         print("ring: \(records) records, \(readers) readers, capacity \(capacity)")
-        print(String(format: "ring: %.0f records/s pushed (%.3f s); reader overruns: %llu records", Double(records) / seconds, seconds, missed))
+        print(String(format: "ring: %.0f records/s pushed (%.3f s); %llu records delivered to the readers (%.0f/s); overruns: %llu records",
+                     Double(records) / seconds, seconds, delivered, Double(delivered) / seconds, missed))
     }
 }

@@ -6,5 +6,9 @@ extension Bench {
         RingBench.self,
         CyclerBench.self,
         StatusBench.self,
+        EndToEndBench.self,
+        IngestBench.self,
+        ImpedanceBench.self,
+        FractionalBench.self,
     ]
 }

@@ -14,7 +14,7 @@ public final class BenchStreams: Sendable {
     public let estimates: RingBuffer<Estimate>
     public let alarms: RingBuffer<Alarm>
 
-    public init(sampleCapacity: Int = 1 << 18, sweepCapacity: Int = 256, eventCapacity: Int = 4096,
+    public init(sampleCapacity: Int = 1 << 17, sweepCapacity: Int = 256, eventCapacity: Int = 4096,
                 estimateCapacity: Int = 1 << 16, alarmCapacity: Int = 1024) {
         samples = RingBuffer(capacity: sampleCapacity)
         sweeps = RingBuffer(capacity: sweepCapacity)

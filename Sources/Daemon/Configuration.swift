@@ -1,4 +1,6 @@
 import BenchCore
+import Electrochem
+import Estimation
 import TOMLConfig
 
 /// The daemon's configuration file (`cellbenchd --config FILE`), validated as a
@@ -31,12 +33,24 @@ public struct BenchConfiguration: Sendable {
     public struct Channel: Sendable {
         public var info: ChannelInfo
         public var table: ConfigTable
+        /// Equivalent circuit every completed sweep of this channel is fitted to.
+        public var circuit: String
+        /// Cell model file (TOML) for the online SOC observer, resolved against the configuration's folder.
+        public var cellFile: String?
+        /// Observer run on the cell model.
+        public var observer: SOCObserver.Method
     }
+
+    /// Circuit fitted to sweeps of channels that name none: inductance, series
+    /// resistance, two R‖CPE arcs and a Warburg tail.
+    public static let defaultCircuit = "L0-R0-p(R1,CPE1)-p(R2,CPE2)-W1"
 
     public var file: String
     public var store: Store
     public var status: Status
     public var logLevel: String
+    /// Seconds between published observer estimates of a channel.
+    public var estimateInterval: Double
     public var instruments: [Instrument]
     public var channels: [Channel]
 
@@ -48,7 +62,7 @@ public struct BenchConfiguration: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let root = document.root
         file = document.file
-        try root.rejectUnknownKeys(["store", "status", "daemon", "instruments", "channels"])
+        try root.rejectUnknownKeys(["store", "status", "daemon", "analysis", "instruments", "channels"])
 
         let storeTable = try root.table("store")
         try storeTable.rejectUnknownKeys(["path", "batch_rows", "batch_interval_s"])
@@ -75,6 +89,11 @@ public struct BenchConfiguration: Sendable {
         try daemonTable?.rejectUnknownKeys(["log_level"])
         logLevel = try daemonTable?.choice("log_level", Dictionary(uniqueKeysWithValues: Self.logLevels.map { ($0, $0) }), default: "info") ?? "info"
 
+        let analysisTable = try root.optionalTable("analysis")
+        try analysisTable?.rejectUnknownKeys(["circuit", "estimate_interval_s"])
+        estimateInterval = try analysisTable?.double("estimate_interval_s", in: 0.01...3600, default: 1) ?? 1
+        let benchCircuit = try analysisTable.map { t throws(ConfigError) in try Self.circuit(t, "circuit") } ?? nil
+
         var instrumentNames = Set<String>()
         instruments = []
         for table in try root.tables("instruments") {
@@ -87,6 +106,7 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -103,9 +123,24 @@ public struct BenchConfiguration: Sendable {
             let capacity = try table.double("capacity_ah", in: 0...100_000, default: 0)
             channels.append(Channel(
                 info: ChannelInfo(id: ChannelID(index), name: name, instrument: instrument, instrumentChannel: position, ratedCapacityAh: capacity),
-                table: table))
+                table: table,
+                circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit,
+                cellFile: try table.optionalString("cell").map(table.resolvePath),
+                observer: try table.choice("observer", Dictionary(uniqueKeysWithValues: SOCObserver.Method.allCases.map { ($0.rawValue, $0) }),
+                                           default: .foekf)))
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
+    }
+
+    /// A circuit string, checked by the impedance engine's parser so a typo is a start-up error.
+    static func circuit(_ table: ConfigTable, _ key: String) throws(ConfigError) -> String? {
+        guard let text = try table.optionalString(key) else { return nil }
+        do {
+            _ = try Circuit(text)
+        } catch {
+            throw table.error(key, "invalid \(error)")
+        }
+        return text
     }
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

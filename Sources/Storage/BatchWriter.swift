@@ -27,13 +27,17 @@ public struct BatchOptions: Hashable, Sendable {
     /// …or this long after its first record arrived, whichever comes first.
     /// On power loss at most this window of received records is lost.
     public var interval: Duration
-    /// Pause before retrying a batch whose commit failed (disk full, I/O error).
+    /// Pause before retrying a batch whose commit failed (disk full, I/O error, lock held too long).
     public var retryPause: Duration
+    /// How long a write waits for a lock held by another connection before it fails (and is retried).
+    public var busyTimeout: Duration
 
-    public init(batchSize: Int = 4096, interval: Duration = .milliseconds(50), retryPause: Duration = .seconds(1)) {
+    public init(batchSize: Int = 4096, interval: Duration = .milliseconds(50), retryPause: Duration = .seconds(1),
+                busyTimeout: Duration = .seconds(5)) {
         self.batchSize = batchSize
         self.interval = interval
         self.retryPause = retryPause
+        self.busyTimeout = busyTimeout
     }
 }
 
@@ -41,8 +45,11 @@ public struct BatchOptions: Hashable, Sendable {
 public struct StoreCounters: Hashable, Sendable {
     /// New samples committed (re-deliveries not counted).
     public var samples: UInt64 = 0
-    /// Re-delivered samples ignored because their (channel, sequence) was already stored.
+    /// Re-delivered samples ignored because their (channel, sequence) was already stored, with the same values.
     public var duplicateSamples: UInt64 = 0
+    /// Samples not stored because their (channel, sequence) was already stored with different values
+    /// (each batch with such samples also stores a `sequence-conflict` error event).
+    public var conflictingSamples: UInt64 = 0
     public var sweeps: UInt64 = 0
     public var sweepPoints: UInt64 = 0
     public var events: UInt64 = 0
@@ -102,14 +109,15 @@ public final class BatchWriter: Sendable {
         guard options.batchSize >= 1 else {
             throw StoreError.invalidOption(name: "batch size", value: "\(options.batchSize)", expected: "at least 1")
         }
-        guard options.interval > .zero, options.retryPause > .zero else {
-            throw StoreError.invalidOption(name: "interval", value: "\(options.interval)", expected: "a positive duration")
+        for (name, value) in [("interval", options.interval), ("retry pause", options.retryPause),
+                              ("busy timeout", options.busyTimeout)] where value <= .zero {
+            throw StoreError.invalidOption(name: name, value: "\(value)", expected: "a positive duration")
         }
         self.path = path
         self.options = options
         self.streams = streams
         self.watermarks = watermarks
-        connection = Mutex(try StoreInserts(path: path))
+        connection = Mutex(try StoreInserts(path: path, busyTimeoutMs: Int32(clamping: options.busyTimeout.nanoseconds / 1_000_000)))
         startCursors = Cursors(streams)
     }
 
@@ -199,8 +207,14 @@ public final class BatchWriter: Sendable {
     private func read(into state: inout WriterState) {
         let room = max(0, options.batchSize - state.batch.count)
         if room > 0 {
-            let missed = streams.samples.read(&state.cursors.samples, into: &state.scratch, maximum: room)
-            state.batch.samples.append(contentsOf: state.scratch)
+            let missed: UInt64
+            if state.batch.samples.isEmpty {
+                // The usual case under load: straight into the batch, one copy fewer.
+                missed = streams.samples.read(&state.cursors.samples, into: &state.batch.samples, maximum: room)
+            } else {
+                missed = streams.samples.read(&state.cursors.samples, into: &state.scratch, maximum: room)
+                state.batch.samples.append(contentsOf: state.scratch)
+            }
             if missed > 0 {
                 state.recordLoss(missed, of: "samples")
                 state.holdWatermarks()
@@ -227,17 +241,25 @@ public final class BatchWriter: Sendable {
     private func commit(_ state: inout WriterState) -> Bool {
         let started = BenchClock.monotonicNs()
         var tally = StoreCounters()
+        var watermarkError: (any Error)?
         let outcome: Result<Void, any Error> = connection.withLock { inserts in
             guard let inserts else { return .failure(StoreError.closed(path: path)) }
-            return Result {
-                state.batchHigh.removeAll(keepingCapacity: true)
+            state.batchHigh.removeAll(keepingCapacity: true)
+            let committed = Result {
                 try inserts.db.writeTransaction {
                     try write(state.batch, with: inserts, tally: &tally, high: &state.batchHigh)
                 }
-                try advanceWatermarks(&state, inserts)
             }
+            // The batch is durable whatever happens next: a failure here must not make it be written twice.
+            if case .success = committed {
+                do { try advanceWatermarks(&state, inserts) } catch { watermarkError = error }
+            }
+            return committed
         }
         let seconds = Double(BenchClock.monotonicNs() - started) / 1e9
+        if let watermarkError {
+            stats.withLock { $0.counters.lastError = "advancing commit watermarks: \(watermarkError)" }
+        }
         switch outcome {
         case .success:
             stats.withLock { s in
@@ -262,10 +284,33 @@ public final class BatchWriter: Sendable {
 
     private func write(_ batch: Batch, with inserts: StoreInserts, tally: inout StoreCounters,
                        high: inout [ChannelID: UInt64]) throws {
+        var firstConflict: Sample?
+        // Wall-time bounds of the blocks this batch adds to (one row per channel, not per sample).
+        var blocks: [SampleBlockKey: (min: Int64, max: Int64)] = [:]
         for s in batch.samples {
-            if try inserts.insert(s) { tally.samples += 1 } else { tally.duplicateSamples += 1 }
+            if try inserts.insert(s) {
+                tally.samples += 1
+                let key = SampleBlockKey(s)
+                let bounds = blocks[key] ?? (s.time.wallNs, s.time.wallNs)
+                blocks[key] = (min(bounds.min, s.time.wallNs), max(bounds.max, s.time.wallNs))
+            } else if try inserts.matchesStored(s) {
+                tally.duplicateSamples += 1
+            } else {
+                tally.conflictingSamples += 1
+                firstConflict = firstConflict ?? s
+                continue
+            }
             if let h = high[s.channel], h >= s.sequence { continue }
             high[s.channel] = s.sequence
+        }
+        for (key, bounds) in blocks { try inserts.extendBlock(key, minWallNs: bounds.min, maxWallNs: bounds.max) }
+        if let first = firstConflict {
+            try inserts.insert(BenchEvent(
+                channel: first.channel, severity: .error, kind: "sequence-conflict",
+                message: "\(tally.conflictingSamples) samples were not stored: their (channel, sequence) is already stored "
+                    + "with different values (first: channel \(first.channel) sequence \(first.sequence)); "
+                    + "an instrument restarted its numbering and the samples need new sequence numbers"))
+            tally.events += 1
         }
         for s in batch.sweeps {
             guard let points = try inserts.insert(s) else { continue }
@@ -450,6 +495,7 @@ extension StoreCounters {
     fileprivate mutating func add(_ t: StoreCounters) {
         samples += t.samples
         duplicateSamples += t.duplicateSamples
+        conflictingSamples += t.conflictingSamples
         sweeps += t.sweeps
         sweepPoints += t.sweepPoints
         events += t.events

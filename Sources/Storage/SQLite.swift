@@ -171,7 +171,6 @@ final class SQLiteStatement {
 
     func isNull(_ column: Int32) -> Bool { sqlite3_column_type(handle, column) == SQLITE_NULL }
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
-    func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
     /// NULL reads as NaN: the store writes NaN (not measured) as NULL.
     func double(_ column: Int32) -> Double { isNull(column) ? .nan : sqlite3_column_double(handle, column) }
     func text(_ column: Int32) -> String? {

@@ -51,20 +51,34 @@ public final class StoreReader {
     // MARK: Samples
 
     /// Calls `body` for each sample of `channel` with wall time in `from...to`,
-    /// in time order (ties in sequence order), without loading them all.
+    /// in acquisition (sequence) order, without loading them all.
+    /// The block index (`sample_blocks`) narrows the search to the sequence
+    /// ranges whose wall times overlap the range; rows then stream through the
+    /// primary key, so the cost follows the samples of this channel in range.
     public func forEachSample(channel: ChannelID, from: Int64? = nil, to: Int64? = nil, order: TimeOrder = .oldestFirst,
                               limit: Int? = nil, _ body: (Sample) throws -> Void) throws {
+        let blocks = try db.prepare("""
+            SELECT min(block), max(block) FROM sample_blocks
+            WHERE channel = ?1 AND max_wall_ns >= ?2 AND min_wall_ns <= ?3
+            """)
+        try blocks.bind(1, Int64(channel.rawValue))
+        try blocks.bind(2, from ?? Int64.min)
+        try blocks.bind(3, to ?? Int64.max)
+        guard try blocks.step(), !blocks.isNull(0) else { return }
+        let first = blocks.int64(0) << Int64(StoreSchema.blockShift)
+        let last = ((blocks.int64(1) + 1) << Int64(StoreSchema.blockShift)) - 1
         let statement = try db.prepare("""
             SELECT channel, sequence, monotonic_ns, wall_ns, instrument_time_s, voltage_v, current_a, temperature_c, charge_ah
-            FROM samples WHERE channel = ?1 AND wall_ns BETWEEN ?2 AND ?3
-            ORDER BY wall_ns \(order.sql), sequence \(order.sql) LIMIT ?4
+            FROM samples WHERE channel = ?1 AND sequence BETWEEN ?5 AND ?6 AND wall_ns BETWEEN ?2 AND ?3
+            ORDER BY sequence \(order.sql) LIMIT ?4
             """)
         try bindRange(statement, channel: channel, from: from, to: to, limit: limit)
+        try statement.bind(5, first)
+        try statement.bind(6, last)
         while try statement.step() {
             try body(Sample(
-                channel: ChannelID(rawValue: Int32(truncatingIfNeeded: statement.int64(0))),
-                sequence: UInt64(bitPattern: statement.int64(1)),
-                time: Timestamp(monotonicNs: statement.int64(2), wallNs: statement.int64(3)),
+                channel: statement.channel(0), sequence: UInt64(bitPattern: statement.int64(1)),
+                time: statement.timestamp(2, 3),
                 instrumentTime: statement.double(4), voltage: statement.double(5), current: statement.double(6),
                 temperature: statement.double(7), charge: statement.double(8)))
         }
@@ -81,7 +95,7 @@ public final class StoreReader {
     /// where a driver resumes after a restart.
     public func latestSampleSequences() throws -> [ChannelID: UInt64] {
         let pairs = try rows("SELECT channel, max(sequence) FROM samples GROUP BY channel") { s in
-            (ChannelID(rawValue: Int32(truncatingIfNeeded: s.int64(0))), UInt64(bitPattern: s.int64(1)))
+            (s.channel(0), UInt64(bitPattern: s.int64(1)))
         }
         return Dictionary(pairs, uniquingKeysWith: max)
     }
@@ -109,10 +123,8 @@ public final class StoreReader {
                 startFrequency: statement.double(10), stopFrequency: statement.double(11),
                 pointsPerDecade: Int(statement.int64(12)), cyclesPerPoint: Int(statement.int64(13)))
             let sweep = Sweep(
-                channel: ChannelID(rawValue: Int32(truncatingIfNeeded: statement.int64(1))),
-                sequence: UInt64(bitPattern: statement.int64(2)),
-                started: Timestamp(monotonicNs: statement.int64(3), wallNs: statement.int64(4)),
-                finished: Timestamp(monotonicNs: statement.int64(5), wallNs: statement.int64(6)),
+                channel: statement.channel(1), sequence: UInt64(bitPattern: statement.int64(2)),
+                started: statement.timestamp(3, 4), finished: statement.timestamp(5, 6),
                 settings: settings, points: [],
                 status: Sweep.Status(rawValue: statement.text(14) ?? "") ?? .aborted)
             result.append(StoredSweep(id: statement.int64(0), sweep: sweep, analysisJSON: statement.text(15)))
@@ -148,8 +160,7 @@ public final class StoreReader {
         var result: [BenchEvent] = []
         while try statement.step() {
             result.append(BenchEvent(
-                channel: statement.optionalInt64(0).map { ChannelID(rawValue: Int32(truncatingIfNeeded: $0)) },
-                time: Timestamp(monotonicNs: statement.int64(1), wallNs: statement.int64(2)),
+                channel: statement.isNull(0) ? nil : statement.channel(0), time: statement.timestamp(1, 2),
                 severity: BenchEvent.Severity(rawValue: statement.text(3) ?? "") ?? .error,
                 kind: statement.text(4) ?? "", message: statement.text(5) ?? "", instrument: statement.text(6)))
         }
@@ -169,8 +180,7 @@ public final class StoreReader {
         var result: [Estimate] = []
         while try statement.step() {
             result.append(Estimate(
-                channel: ChannelID(rawValue: Int32(truncatingIfNeeded: statement.int64(0))),
-                time: Timestamp(monotonicNs: statement.int64(1), wallNs: statement.int64(2)),
+                channel: statement.channel(0), time: statement.timestamp(1, 2),
                 quantity: statement.text(3) ?? "", value: statement.double(4), sigma: statement.double(5),
                 source: statement.text(6) ?? ""))
         }
@@ -222,21 +232,28 @@ public final class StoreReader {
     }
 
     private func channelInfo(_ s: SQLiteStatement) -> ChannelInfo {
-        ChannelInfo(id: ChannelID(rawValue: Int32(truncatingIfNeeded: s.int64(0))), name: s.text(1) ?? "",
+        ChannelInfo(id: s.channel(0), name: s.text(1) ?? "",
                     instrument: s.text(2) ?? "", instrumentChannel: Int(s.int64(3)),
                     ratedCapacityAh: s.isNull(4) ? 0 : s.double(4))
     }
 
     private func alarm(_ s: SQLiteStatement) -> Alarm {
-        func time(_ mono: Int32, _ wall: Int32) -> Timestamp? {
-            guard let m = s.optionalInt64(mono), let w = s.optionalInt64(wall) else { return nil }
-            return Timestamp(monotonicNs: m, wallNs: w)
-        }
+        func time(_ mono: Int32, _ wall: Int32) -> Timestamp? { s.isNull(mono) ? nil : s.timestamp(mono, wall) }
         return Alarm(
-            id: s.int64(0), channel: s.optionalInt64(1).map { ChannelID(rawValue: Int32(truncatingIfNeeded: $0)) },
+            id: s.int64(0), channel: s.isNull(1) ? nil : s.channel(1),
             rule: s.text(2) ?? "", severity: Alarm.Severity(rawValue: s.text(3) ?? "") ?? .critical,
             state: Alarm.State(rawValue: s.text(4) ?? "") ?? .active, message: s.text(5) ?? "",
-            raised: Timestamp(monotonicNs: s.int64(6), wallNs: s.int64(7)), acknowledgedBy: s.text(8),
+            raised: s.timestamp(6, 7), acknowledgedBy: s.text(8),
             acknowledgedAt: time(9, 10), note: s.text(11), cleared: time(12, 13))
+    }
+}
+
+extension SQLiteStatement {
+    fileprivate func channel(_ column: Int32) -> ChannelID {
+        ChannelID(rawValue: Int32(truncatingIfNeeded: int64(column)))
+    }
+
+    fileprivate func timestamp(_ monotonic: Int32, _ wall: Int32) -> Timestamp {
+        Timestamp(monotonicNs: int64(monotonic), wallNs: int64(wall))
     }
 }

@@ -7,5 +7,10 @@ extension CellBench {
         SimulateCommand.self,
         StatusCommand.self,
         TailCommand.self,
+        FitVerb.self,
+        KKVerb.self,
+        SimResponseVerb.self,
+        ReplayVerb.self,
+        IdentifyVerb.self,
     ]
 }

@@ -22,7 +22,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// A bench of `channels` simulated cells sampled at `rateHz`.
-    init(channels: Int, rateHz: Double, batchIntervalS: Double = 0.05, extra: String = "") throws {
+    init(channels: Int, rateHz: Double, timeScale: Double = 30, batchIntervalS: Double = 0.05, extra: String = "") throws {
         folder = NSTemporaryDirectory() + "cellbench-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         configPath = folder + "/bench.toml"
@@ -41,7 +41,7 @@ final class DaemonProcess: @unchecked Sendable {
             name = "sim"
             kind = "simulator"
             sample_rate_hz = \(rateHz)
-            time_scale = 30
+            time_scale = \(timeScale)
             \(extra)
 
             """
@@ -49,6 +49,16 @@ final class DaemonProcess: @unchecked Sendable {
             text += "\n[[channels]]\nname = \"C\(String(format: "%02d", i))\"\ninstrument = \"sim\"\nindex = \(i)\ncapacity_ah = 3.0\n"
         }
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    /// A daemon with a configuration written as is, in `folder` (which the test owns).
+    init(configText: String, folder: String) throws {
+        self.folder = folder
+        configPath = folder + "/bench.toml"
+        storePath = folder + "/bench.db"
+        socketPath = folder + "/bench.sock"
+        logPath = folder + "/daemon.log"
+        try configText.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
     /// Starts the daemon and waits until its status socket answers.

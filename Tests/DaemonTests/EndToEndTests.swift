@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import BenchCore
+import Simulator
 import StatusServer
 import Storage
 @testable import Daemon
@@ -85,6 +86,81 @@ import Storage
         #expect(try await daemon.waitForExit() == 0)
         let after = try expectContiguous(try StoreReader(path: daemon.storePath))
         #expect(after > before)
+    }
+
+    @Test func everyCompletedSweepIsCheckedFittedAndStoredWithItsAnalysis() async throws {
+        // At 3000× a cell reaches a rest (and takes a sweep) within a few seconds.
+        let daemon = try DaemonProcess(channels: 2, rateHz: 20, timeScale: 3000)
+        try await daemon.start()
+        let reader = try StoreReader(path: daemon.storePath)
+        let deadline = Date().addingTimeInterval(30)
+        var analysed: [StoredSweep] = []
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            analysed = try reader.channels().flatMap { try reader.sweeps(channel: $0.id, limit: 100) }.filter { $0.analysisJSON != nil }
+            if !analysed.isEmpty { break }
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        let stored = try #require(analysed.first, "no analysed sweep within 30 s: \(daemon.log)")
+        let json = try #require(stored.analysisJSON)
+        #expect(json.contains("\"circuit\":\"L0-R0-p(R1,CPE1)-p(R2,CPE2)-W1\""), "\(json.prefix(300))")
+        #expect(json.contains("\"fit\""))
+        let r0 = try StoreReader(path: daemon.storePath).estimates(channel: stored.sweep.channel, quantity: "fit.R0", limit: 10)
+        // The simulated cell's high-frequency resistance is 13 mΩ; the sweep carries 0.2 % noise.
+        let value = try #require(r0.first?.value)
+        #expect(abs(value - 0.013) < 0.0005, "fit.R0 = \(value)")
+    }
+
+    @Test func channelsWithACellFileGetOnlineSOCEstimates() async throws {
+        let folder = NSTemporaryDirectory() + "cellbench-observer-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // The simulated cell's own OCV curve and circuit (integer-order branches as R ∥ C).
+        let ocv = CellParameters.nmcOCV.map { "\($0.soc),\($0.volts)" }.joined(separator: "\n")
+        try "soc,ocv_v\n\(ocv)\n".write(toFile: folder + "/ocv.csv", atomically: true, encoding: .utf8)
+        try """
+            [cell]
+            capacity_ah = 3.0
+            ocv = "ocv.csv"
+            [model]
+            r0_ohm = 0.025
+            [[model.branch]]
+            r_ohm = 0.012
+            t = 800
+            alpha = 1.0
+            [[model.branch]]
+            r_ohm = 0.018
+            t = 12000
+            alpha = 1.0
+            """.write(toFile: folder + "/cell.toml", atomically: true, encoding: .utf8)
+        var config = """
+            [store]
+            path = "bench.db"
+            [status]
+            socket = "bench.sock"
+            [analysis]
+            estimate_interval_s = 0.5
+            [[instruments]]
+            name = "sim"
+            kind = "simulator"
+            sample_rate_hz = 20
+            time_scale = 30
+            voltage_noise_v = 0.0005
+            """
+        config += "\n[[channels]]\nname = \"A01\"\ninstrument = \"sim\"\nindex = 0\ncapacity_ah = 3.0\ncell = \"cell.toml\"\n"
+        let daemon = try DaemonProcess(configText: config, folder: folder)
+        try await daemon.start()
+        try await Task.sleep(for: .seconds(3))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+        let reader = try StoreReader(path: daemon.storePath)
+        let channel = try reader.channel(named: "A01")
+        let soc = try reader.estimates(channel: channel.id, quantity: "soc", limit: 1000)
+        #expect(soc.count >= 4, "published every 0.5 s: \(daemon.log)")
+        // Channel 0 of the simulator starts at 15 % and charges at 1C: 3 s at 30× adds 2.5 %.
+        let last = try #require(soc.last)
+        #expect(last.value > 0.12 && last.value < 0.22, "SOC \(last.value)")
+        #expect(last.sigma.isFinite && last.sigma > 0 && last.source == "foekf")
     }
 
     @Test func systemdNotificationsFromTheRealProcess() async throws {

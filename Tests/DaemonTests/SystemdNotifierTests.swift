@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Testing
 @testable import Daemon
 
@@ -21,12 +22,12 @@ final class NotifySocket: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         try #require(rc == 0)
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    /// Next datagram, or nil after the receive timeout.
-    func receive() -> String? {
+    /// Next datagram, or nil after `timeout` seconds.
+    func receive(timeout: Double = 5) -> String? {
+        var limit = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 4096)
         let n = recv(fd, &buffer, buffer.count, 0)
         guard n > 0 else { return nil }
@@ -57,5 +58,43 @@ final class NotifySocket: @unchecked Sendable {
         #expect(!notifier.isEnabled)
         #expect(notifier.watchdogInterval == nil)
         #expect(!notifier.send("READY=1"))
+    }
+}
+
+@Suite struct SupervisorTests {
+    /// Runs a supervisor for a while and returns the datagrams it sent.
+    private func datagrams(healthy: Bool) async throws -> [String] {
+        let socket = try NotifySocket()
+        let notifier = SystemdNotifier(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "200000"])
+        let supervisor = Supervisor(notifier: notifier, check: { PipelineHealth(healthy: healthy, summary: healthy ? "ok" : "store stalled") },
+                                    logger: .init(label: "test"))
+        // Read while it runs: a Unix datagram queue holds only about ten messages.
+        let messages = LockedMessages()
+        let reader = Thread {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                guard let m = socket.receive(timeout: 0.2) else { continue }
+                messages.append(m)
+                if m.hasPrefix("STOPPING=1") { break }
+            }
+        }
+        reader.start()
+        let task = Task { try await supervisor.run() }
+        try await Task.sleep(for: .milliseconds(1500))
+        task.cancel()
+        _ = try? await task.value
+        while !reader.isFinished { try await Task.sleep(for: .milliseconds(20)) }
+        return messages.all
+    }
+
+    @Test func watchdogIsFedOnlyWhileThePipelineIsHealthy() async throws {
+        let healthy = try await datagrams(healthy: true)
+        #expect(healthy.first == "READY=1\nSTATUS=ok")
+        #expect(healthy.filter { $0 == "WATCHDOG=1" }.count >= 2, "every 100 ms for WATCHDOG_USEC=200000: \(healthy)")
+        #expect(healthy.last?.hasPrefix("STOPPING=1") == true, "\(healthy)")
+
+        let stalled = try await datagrams(healthy: false)
+        #expect(!stalled.contains("WATCHDOG=1"), "\(stalled)")
+        #expect(stalled.contains("STATUS=store stalled"))
     }
 }

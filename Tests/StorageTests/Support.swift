@@ -31,8 +31,13 @@ func sqliteShell(_ database: String, _ sql: String) throws -> String {
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    try #require(process.terminationStatus == 0, "sqlite3 failed: \(problems)")
+    guard process.terminationStatus == 0 else { throw ShellFailure(message: problems) }
     return text.trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+struct ShellFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { "sqlite3 failed: \(message)" }
 }
 
 /// Polls `condition` until it holds or `seconds` pass; returns whether it held.
