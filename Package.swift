@@ -91,6 +91,19 @@ let package = Package(
         .target(name: "Storage", dependencies: ["BenchCore", "CSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "BenchCore", "CSQLite"], swiftSettings: swiftSettings),
 
+        // Alarm rules, cohort outlier detection, lifecycle and actions.
+        .target(
+            name: "Alarms",
+            dependencies: ["BenchCore", "TOMLConfig", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlarmsTests",
+            dependencies: ["Alarms", "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Daemon",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
         // The daemon executable: everything lives in Daemon.
         .executableTarget(
             name: "cellbenchd",

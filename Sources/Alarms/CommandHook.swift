@@ -1,0 +1,90 @@
+import BenchCore
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An alarm as the JSON object a rule's command reads on stdin. Times are wall
+/// seconds since the Unix epoch; the channel is named.
+public struct AlarmNotice: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var channel: String?
+    public var rule: String
+    public var severity: Alarm.Severity
+    public var state: Alarm.State
+    public var message: String
+    public var raised: Double
+    public var acknowledgedBy: String?
+    public var acknowledgedAt: Double?
+    public var note: String?
+    public var cleared: Double?
+
+    public init(_ a: Alarm, channel: String?) {
+        id = a.id
+        self.channel = channel
+        rule = a.rule
+        severity = a.severity
+        state = a.state
+        message = a.message
+        raised = a.raised.wallSeconds
+        acknowledgedBy = a.acknowledgedBy
+        acknowledgedAt = a.acknowledgedAt?.wallSeconds
+        note = a.note
+        cleared = a.cleared?.wallSeconds
+    }
+}
+
+/// Runs a configured program (argv, no shell) with one JSON object on stdin,
+/// on a Dispatch queue outside the concurrency pool, killing it after a timeout.
+enum CommandHook {
+    private static let queue = DispatchQueue(label: "cellbench.alarm-commands", attributes: .concurrent)
+    /// A program that exits without reading its input must not kill the daemon with SIGPIPE.
+    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func run(_ argv: [String], input: Data, timeout: Double) async throws(Failure) {
+        let result: Failure? = await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: runBlocking(argv, input: input, timeout: timeout)) }
+        }
+        if let result { throw result }
+    }
+
+    private static func runBlocking(_ argv: [String], input: Data, timeout: Double) -> Failure? {
+        guard let program = argv.first else { return Failure(description: "empty command") }
+        ignoreBrokenPipes
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = Array(argv.dropFirst())
+        let stdin = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let finished = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in finished.signal() }
+        do {
+            try process.run()
+        } catch {
+            return Failure(description: "cannot start \(program): \(error.localizedDescription)")
+        }
+        // A program that does not read its input must not hang us: the pipe buffer holds one alarm.
+        try? stdin.fileHandleForWriting.write(contentsOf: input)
+        try? stdin.fileHandleForWriting.close()
+        if finished.wait(timeout: .now() + timeout) == .timedOut {
+            process.terminate()
+            if finished.wait(timeout: .now() + 1) == .timedOut {
+                kill(process.processIdentifier, SIGKILL)
+                finished.wait()
+            }
+            return Failure(description: "\(program) did not finish within \(timeout) s and was stopped")
+        }
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+            let how = process.terminationReason == .exit ? "exited with status" : "was killed by signal"
+            return Failure(description: "\(program) \(how) \(process.terminationStatus)")
+        }
+        return nil
+    }
+}
