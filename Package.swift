@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -111,6 +111,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Impedance analysis: circuits, fitting, Kramers–Kronig, spectrum importers.
+        .target(
+            name: "Electrochem",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ElectrochemTests",
+            dependencies: ["Electrochem", "BenchCore"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+
+        // Per-channel online analysis: per-sweep check and fit, observers.
+        .target(
+            name: "Estimation",
+            dependencies: ["BenchCore", "Electrochem"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], swiftSettings: swiftSettings),
+
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
             name: "cellbench",
@@ -118,7 +139,9 @@ let package = Package(
                 "BenchCore",
                 "StatusServer",
                 "Storage",
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,7 +154,9 @@ let package = Package(
                 "Storage",
                 "StatusServer",
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                "Electrochem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Numerics", package: "swift-numerics"),
             ],
             path: "Benchmarks/cellbench-bench",
             swiftSettings: swiftSettings

@@ -7,5 +7,6 @@ extension Bench {
         StatusBench.self,
         EndToEndBench.self,
         IngestBench.self,
+        ImpedanceBench.self,
     ]
 }

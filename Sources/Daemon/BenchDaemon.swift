@@ -2,6 +2,9 @@
 import Glibc
 #endif
 import BenchCore
+import Electrochem
+import Estimation
+import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -65,6 +68,8 @@ public enum BenchDaemon {
                                             store: progress, storePath: config.store.path,
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
+        let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
+
         // 3. The status socket.
         try makeParentDirectory(of: config.status.socketPath)
         var statusConfiguration = StatusServerConfiguration(socketPath: config.status.socketPath, metricsPort: config.status.metricsPort)
@@ -93,6 +98,7 @@ public enum BenchDaemon {
                     .init(service: StoreService(writer: writer, streams: streams, logger: logger), serviceName: "store"),
                     .init(service: StatusService(server: status), serviceName: "status"),
                     .init(service: ConsumerService(name: "live") { await live.follow() }, serviceName: "live"),
+                    .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),
                     .init(service: supervisor, serviceName: "supervisor"),
@@ -101,6 +107,28 @@ public enum BenchDaemon {
                 logger: logger))
         try await group.run()
         logger.info("stopped cleanly")
+    }
+
+    /// The per-sweep Kramers–Kronig check and fit, storing each analysis with its sweep.
+    static func makeAnalysis(config: BenchConfiguration, channels: [ChannelInfo], streams: BenchStreams, writer: BatchWriter,
+                             logger: Logger) throws -> @Sendable () async -> Void {
+        var analyzers: [ChannelID: SweepAnalyzer] = [:]
+        for (configured, info) in zip(config.channels, channels) {
+            analyzers[info.id] = try SweepAnalyzer(circuit: configured.circuit)
+        }
+        let pipeline = SweepAnalysisPipeline(analyzers: analyzers)
+        let names = Dictionary(uniqueKeysWithValues: channels.map { ($0.id, $0.name) })
+        return {
+            await pipeline.run(streams: streams, channelNames: names) { result in
+                do {
+                    let json = String(decoding: try JSONEncoder().encode(result.analysis), as: UTF8.self)
+                    writer.submit(Storage.SweepAnalysis(channel: result.channel, sweepSequence: result.sweepSequence,
+                                                        updatedWallNs: BenchClock.wallNs(), resultJSON: json))
+                } catch {
+                    logger.error("cannot encode the analysis of sweep #\(result.sweepSequence): \(error)")
+                }
+            }
+        }
     }
 
     static func makeParentDirectory(of path: String) throws {

@@ -1,4 +1,5 @@
 import BenchCore
+import Electrochem
 import TOMLConfig
 
 /// The daemon's configuration file (`cellbenchd --config FILE`), validated as a
@@ -31,7 +32,13 @@ public struct BenchConfiguration: Sendable {
     public struct Channel: Sendable {
         public var info: ChannelInfo
         public var table: ConfigTable
+        /// Equivalent circuit every completed sweep of this channel is fitted to.
+        public var circuit: String
     }
+
+    /// Circuit fitted to sweeps of channels that name none: inductance, series
+    /// resistance, two R‖CPE arcs and a Warburg tail.
+    public static let defaultCircuit = "L0-R0-p(R1,CPE1)-p(R2,CPE2)-W1"
 
     public var file: String
     public var store: Store
@@ -48,7 +55,7 @@ public struct BenchConfiguration: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let root = document.root
         file = document.file
-        try root.rejectUnknownKeys(["store", "status", "daemon", "instruments", "channels"])
+        try root.rejectUnknownKeys(["store", "status", "daemon", "analysis", "instruments", "channels"])
 
         let storeTable = try root.table("store")
         try storeTable.rejectUnknownKeys(["path", "batch_rows", "batch_interval_s"])
@@ -75,6 +82,10 @@ public struct BenchConfiguration: Sendable {
         try daemonTable?.rejectUnknownKeys(["log_level"])
         logLevel = try daemonTable?.choice("log_level", Dictionary(uniqueKeysWithValues: Self.logLevels.map { ($0, $0) }), default: "info") ?? "info"
 
+        let analysisTable = try root.optionalTable("analysis")
+        try analysisTable?.rejectUnknownKeys(["circuit"])
+        let benchCircuit = try analysisTable.map { t throws(ConfigError) in try Self.circuit(t, "circuit") } ?? nil
+
         var instrumentNames = Set<String>()
         instruments = []
         for table in try root.tables("instruments") {
@@ -87,6 +98,7 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -103,9 +115,21 @@ public struct BenchConfiguration: Sendable {
             let capacity = try table.double("capacity_ah", in: 0...100_000, default: 0)
             channels.append(Channel(
                 info: ChannelInfo(id: ChannelID(index), name: name, instrument: instrument, instrumentChannel: position, ratedCapacityAh: capacity),
-                table: table))
+                table: table,
+                circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit))
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
+    }
+
+    /// A circuit string, checked by the impedance engine's parser so a typo is a start-up error.
+    static func circuit(_ table: ConfigTable, _ key: String) throws(ConfigError) -> String? {
+        guard let text = try table.optionalString(key) else { return nil }
+        do {
+            _ = try Circuit(text)
+        } catch {
+            throw table.error(key, "invalid \(error)")
+        }
+        return text
     }
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

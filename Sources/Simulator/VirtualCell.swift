@@ -15,16 +15,27 @@ public struct CellParameters: Sendable, Hashable {
         public var cFarad: Double
         public init(rOhm: Double, cFarad: Double) { self.rOhm = rOhm; self.cFarad = cFarad }
     }
+    /// A depressed arc of the impedance spectrum, `R / (1 + (jωτ)^φ)`.
+    public struct Arc: Sendable, Hashable {
+        public var rOhm: Double
+        public var tauS: Double
+        public var exponent: Double
+        public init(rOhm: Double, tauS: Double, exponent: Double) { self.rOhm = rOhm; self.tauS = tauS; self.exponent = exponent }
+    }
 
     public var capacityAh: Double = 3.0
     /// Open-circuit voltage against state of charge, in increasing soc.
     public var ocv: [OCVPoint] = CellParameters.nmcOCV
+    /// Resistance seen by a current step within one sample: electrolyte, contacts and the fast
+    /// interfacial arcs together, Ω.
     public var r0Ohm: Double = 0.025
-    /// RC branches: in the time domain each relaxes with τ = R·C.
+    /// Slow polarisation (solid-state diffusion) as RC branches: each relaxes with τ = R·C.
     public var branches: [RCBranch] = [RCBranch(rOhm: 0.012, cFarad: 800), RCBranch(rOhm: 0.018, cFarad: 12_000)]
-    /// Constant-phase exponent used for the branches in the impedance spectrum (1 = ideal RC).
-    public var arcExponent: Double = 0.85
-    /// Warburg coefficient of solid-state diffusion, Ω·s^-½ (impedance only).
+    /// The fast arcs that make up part of `r0Ohm` in the spectrum: surface film (SEI) and
+    /// charge transfer. The high-frequency intercept is `r0Ohm` minus their resistances.
+    public var arcs: [Arc] = [Arc(rOhm: 0.004, tauS: 1e-4, exponent: 0.8), Arc(rOhm: 0.008, tauS: 0.02, exponent: 0.9)]
+    /// Warburg coefficient of solid-state diffusion, Ω·s^-½: in the spectrum it stands for the
+    /// slow branches, whose own arcs lie below the frequencies a sweep reaches.
     public var warburgSigma: Double = 0.004
     /// Series inductance of cell and leads, H (impedance only).
     public var inductanceH: Double = 2e-7
@@ -109,14 +120,15 @@ public struct VirtualCell: Sendable {
     }
 
     /// The cell's impedance at `frequency` Hz in the present state:
-    /// `jωL + R0 + Σ R_k / (1 + (jω R_k C_k)^φ) + σ·√2/√(jω)`.
+    /// `jωL + R_hf + Σ R_k / (1 + (jωτ_k)^φ_k) + σ·√2/√(jω)` with `R_hf = R0 − Σ R_k`.
     public func impedance(frequency: Double) -> Complex<Double> {
         let omega = 2 * Double.pi * frequency
         let jw = Complex<Double>(0, omega)
-        var z = Complex<Double>(parameters.r0Ohm, omega * parameters.inductanceH)
-        for branch in parameters.branches {
-            let x = Complex.pow(jw * Complex(branch.rOhm * branch.cFarad), Complex(parameters.arcExponent))
-            z = z + Complex(branch.rOhm) / (Complex(1) + x)
+        let highFrequency = parameters.r0Ohm - parameters.arcs.reduce(0) { $0 + $1.rOhm }
+        var z = Complex<Double>(highFrequency, omega * parameters.inductanceH)
+        for arc in parameters.arcs {
+            let x = Complex.pow(jw * Complex(arc.tauS), Complex(arc.exponent))
+            z = z + Complex(arc.rOhm) / (Complex(1) + x)
         }
         if parameters.warburgSigma > 0 {
             z = z + Complex(parameters.warburgSigma * 2.0.squareRoot()) / Complex.sqrt(jw)

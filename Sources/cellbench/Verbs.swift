@@ -6,5 +6,7 @@ extension CellBench {
         ExportCommand.self,
         StatusCommand.self,
         TailCommand.self,
+        FitVerb.self,
+        KKVerb.self,
     ]
 }

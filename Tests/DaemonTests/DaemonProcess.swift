@@ -22,7 +22,7 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     /// A bench of `channels` simulated cells sampled at `rateHz`.
-    init(channels: Int, rateHz: Double, batchIntervalS: Double = 0.05, extra: String = "") throws {
+    init(channels: Int, rateHz: Double, timeScale: Double = 30, batchIntervalS: Double = 0.05, extra: String = "") throws {
         folder = NSTemporaryDirectory() + "cellbench-e2e-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         configPath = folder + "/bench.toml"
@@ -41,7 +41,7 @@ final class DaemonProcess: @unchecked Sendable {
             name = "sim"
             kind = "simulator"
             sample_rate_hz = \(rateHz)
-            time_scale = 30
+            time_scale = \(timeScale)
             \(extra)
 
             """

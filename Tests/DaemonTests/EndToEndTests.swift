@@ -87,6 +87,30 @@ import Storage
         #expect(after > before)
     }
 
+    @Test func everyCompletedSweepIsCheckedFittedAndStoredWithItsAnalysis() async throws {
+        // At 3000× a cell reaches a rest (and takes a sweep) within a few seconds.
+        let daemon = try DaemonProcess(channels: 2, rateHz: 20, timeScale: 3000)
+        try await daemon.start()
+        let reader = try StoreReader(path: daemon.storePath)
+        let deadline = Date().addingTimeInterval(30)
+        var analysed: [StoredSweep] = []
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            analysed = try reader.channels().flatMap { try reader.sweeps(channel: $0.id, limit: 100) }.filter { $0.analysisJSON != nil }
+            if !analysed.isEmpty { break }
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        let stored = try #require(analysed.first, "no analysed sweep within 30 s: \(daemon.log)")
+        let json = try #require(stored.analysisJSON)
+        #expect(json.contains("\"circuit\":\"L0-R0-p(R1,CPE1)-p(R2,CPE2)-W1\""), "\(json.prefix(300))")
+        #expect(json.contains("\"fit\""))
+        let r0 = try StoreReader(path: daemon.storePath).estimates(channel: stored.sweep.channel, quantity: "fit.R0", limit: 10)
+        // The simulated cell's high-frequency resistance is 13 mΩ; the sweep carries 0.2 % noise.
+        let value = try #require(r0.first?.value)
+        #expect(abs(value - 0.013) < 0.0005, "fit.R0 = \(value)")
+    }
+
     @Test func systemdNotificationsFromTheRealProcess() async throws {
         let socket = try NotifySocket()
         let daemon = try DaemonProcess(channels: 2, rateHz: 10)

@@ -1,0 +1,167 @@
+import Numerics
+
+/// How residuals are weighted: each residual is divided by σ of its point.
+public enum Weighting: String, Sendable, Codable, CaseIterable {
+    /// σ = 1 (impedance.py's default).
+    case unit
+    /// σ = |Z| for both parts (impedance.py's `weight_by_modulus`).
+    case modulus
+    /// σ = |Re Z| for the real and |Im Z| for the imaginary part (|Z| where a part is 0).
+    case proportional
+}
+
+public struct FitOptions: Sendable {
+    public var weighting: Weighting
+    /// Starting values by parameter name; parameters not named start from the automatic guess.
+    public var initialGuess: [String: Double]
+    /// Parameters held at a value, by name.
+    public var fixed: [String: Double]
+    /// Bounds by parameter name, overriding the circuit's defaults.
+    public var bounds: [String: ClosedRange<Double>]
+    /// Number of starts: the alternative guesses the spectrum's shape suggests, then random
+    /// (reproducible) perturbations of the first; the lowest χ² wins.
+    public var starts: Int
+    public var maxIterations: Int
+
+    public init(weighting: Weighting = .unit, initialGuess: [String: Double] = [:], fixed: [String: Double] = [:],
+                bounds: [String: ClosedRange<Double>] = [:], starts: Int = 3, maxIterations: Int = 200) {
+        self.weighting = weighting
+        self.initialGuess = initialGuess
+        self.fixed = fixed
+        self.bounds = bounds
+        self.starts = starts
+        self.maxIterations = maxIterations
+    }
+}
+
+public struct FittedParameter: Sendable, Codable, Hashable {
+    public var name: String
+    public var value: Double
+    /// One standard deviation from the Jacobian at the optimum; nil when fixed or not identifiable.
+    public var standardError: Double?
+    public var unit: String
+    public var fixed: Bool
+}
+
+public struct FitResidual: Sendable, Codable, Hashable {
+    public var frequency: Double
+    /// Model minus data, Ω.
+    public var real: Double
+    public var imag: Double
+}
+
+public struct FitResult: Sendable, Codable, Hashable {
+    public var circuit: String
+    public var weighting: Weighting
+    public var parameters: [FittedParameter]
+    /// √(Σ(|ΔRe|² + |ΔIm|²)/(2N)), unweighted, Ω.
+    public var rmse: Double
+    /// Σ of squared weighted residuals.
+    public var chiSquare: Double
+    public var iterations: Int
+    public var converged: Bool
+    /// What to be careful about: parameters at a bound, unidentifiable parameters, no convergence.
+    public var warnings: [String]
+    public var residuals: [FitResidual]
+
+    public func value(_ name: String) -> Double? { parameters.first { $0.name == name }?.value }
+}
+
+/// A fit that could not be done, with the reason.
+public struct FitFailure: Error, Sendable, Codable, Hashable, CustomStringConvertible {
+    public var reason: String
+    public var description: String { reason }
+}
+
+extension Circuit {
+    /// Fits the circuit to a spectrum by bounded Levenberg–Marquardt.
+    public func fit(_ spectrum: Spectrum, options: FitOptions = FitOptions()) throws(FitFailure) -> FitResult {
+        if let problem = spectrum.validated() { throw FitFailure(reason: problem) }
+        for name in Array(options.fixed.keys) + Array(options.initialGuess.keys) + Array(options.bounds.keys)
+        where !parameterNames.contains(name) {
+            throw FitFailure(reason: "unknown parameter '\(name)'; this circuit has \(parameterNames.joined(separator: ", "))")
+        }
+        var bounds = defaultBounds
+        for (name, range) in options.bounds { if let i = parameterNames.firstIndex(of: name) { bounds[i] = range } }
+        // Structured guesses from the spectrum's shape first, each with the caller's values applied.
+        var starts = initialGuesses(for: spectrum)
+        for s in starts.indices {
+            for (i, name) in parameterNames.enumerated() {
+                if let value = options.fixed[name] ?? options.initialGuess[name] { starts[s][i] = value }
+                guard starts[s][i].isFinite else { throw FitFailure(reason: "initial value of \(name) is not finite") }
+            }
+        }
+        if !options.initialGuess.isEmpty, options.initialGuess.count + options.fixed.count >= parameterCount {
+            starts = [starts[0]]
+        }
+        let start = starts[0]
+        let free = parameterNames.indices.filter { options.fixed[parameterNames[$0]] == nil }
+        guard !free.isEmpty else { throw FitFailure(reason: "every parameter is fixed; nothing to fit") }
+        guard 2 * spectrum.count > free.count else {
+            throw FitFailure(reason: "\(free.count) free parameters need more than \(free.count / 2) points; the spectrum has \(spectrum.count)")
+        }
+        var problem = LevenbergMarquardt(circuit: self, spectrum: spectrum, weighting: options.weighting,
+                                         free: free, bounds: free.map { bounds[$0] })
+        var best: LevenbergMarquardt.Outcome?
+        var random = SplitMix64(seed: 0x5EED)
+        for attempt in 0..<max(1, options.starts) {
+            var guess = attempt < starts.count ? starts[attempt] : start
+            if attempt >= starts.count {
+                for i in free { guess[i] = Self.perturb(start[i], within: bounds[i], using: &random) }
+            }
+            // Later starts are screened with a short budget; the winner is polished below.
+            let budget = attempt == 0 ? options.maxIterations : min(options.maxIterations, Self.screeningIterations)
+            if let outcome = problem.solve(from: guess, maxIterations: budget),
+               outcome.cost < best?.cost ?? .infinity {
+                best = outcome
+            }
+        }
+        if let screened = best, !screened.converged, screened.iterations < options.maxIterations,
+           let polished = problem.solve(from: screened.parameters, maxIterations: options.maxIterations - screened.iterations) {
+            best = LevenbergMarquardt.Outcome(parameters: polished.parameters, cost: polished.cost,
+                                              iterations: screened.iterations + polished.iterations, converged: polished.converged)
+        }
+        guard let best else {
+            throw FitFailure(reason: "the model is not finite at the initial guess (\(zip(parameterNames, start).map { "\($0)=\($1)" }.joined(separator: ", ")))")
+        }
+        var result = problem.report(best, names: parameterNames, units: parameterUnits, bounds: bounds)
+        let locked = Set(parameterNames.indices.filter {
+            options.fixed[parameterNames[$0]] != nil || options.bounds[parameterNames[$0]] != nil
+        })
+        let permutation = canonicalPermutation(parameters: result.parameters.map(\.value),
+                                               frequencies: spectrum.frequencies, locked: locked)
+        let fitted = result.parameters
+        for (target, source) in permutation.enumerated() where target != source {
+            result.parameters[target].value = fitted[source].value
+            result.parameters[target].standardError = fitted[source].standardError
+        }
+        return result
+    }
+
+    static let screeningIterations = 25
+
+    /// A random restart: positive parameters scaled by a log-uniform factor in [1/10, 10],
+    /// others drawn uniformly within finite bounds.
+    private static func perturb(_ value: Double, within range: ClosedRange<Double>, using random: inout SplitMix64) -> Double {
+        let u = random.nextUnit()
+        if range.lowerBound.isFinite, range.upperBound.isFinite {
+            return range.lowerBound + (range.upperBound - range.lowerBound) * (0.02 + 0.96 * u)
+        }
+        return value * Double.pow(10, 2 * u - 1)
+    }
+}
+
+/// Deterministic generator so that multi-start fits are reproducible.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1p-53 }
+}

@@ -1,0 +1,96 @@
+import ArgumentParser
+import BenchCore
+import Electrochem
+import Foundation
+
+/// `cellbench fit`: fits an equivalent circuit to spectrum files, with a Lin-KK check.
+struct FitVerb: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fit",
+        abstract: "Fit an equivalent circuit to impedance spectra (CSV, BioLogic .mpt, Gamry .DTA, ZPlot .z).",
+        discussion: "Circuits use impedance.py's syntax, e.g. R0-p(R1,CPE1)-p(R2-Wo1,C2), or the preset li-ion. See docs/impedance.md."
+    )
+
+    @Argument(help: "Spectrum files.") var files: [String]
+    @Option(help: "Circuit string, e.g. 'R0-p(R1,CPE1)-W1'.") var circuit: String
+    @Option(help: "Residual weights: unit, modulus or proportional.") var weights: Weighting = .unit
+    @Option(help: "Starting values NAME=VALUE (repeatable or comma-separated); others are guessed from the spectrum.")
+    var initial: [String] = []
+    @Option(help: "Parameters held fixed, NAME=VALUE.") var fixed: [String] = []
+    @Option(help: "Number of starts (shape-based alternatives, then random perturbations).") var starts: Int = 3
+    @Flag(help: "Drop points with Im Z > 0 (inductive) before fitting.") var dropInductive = false
+    @Flag(help: "Print JSON instead of a table.") var json = false
+    @Option(help: "Write Nyquist and Bode plots as SVG (with several files, the file name is added).") var plot: String?
+
+    func validate() throws {
+        guard starts >= 1 else { throw ValidationError("--starts must be at least 1") }
+    }
+
+    func run() throws {
+        var options = FitOptions(weighting: weights, starts: starts)
+        options.initialGuess = try ImpedanceFiles.assignments(initial, option: "initial")
+        options.fixed = try ImpedanceFiles.assignments(fixed, option: "fixed")
+        let analyzer: SweepAnalyzer
+        do {
+            analyzer = try SweepAnalyzer(circuit: circuit, fitOptions: options)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        var outcomes: [FileAnalysis] = []
+        var failed = false
+        for path in files {
+            var outcome = FileAnalysis(file: path)
+            do {
+                let file = try ImpedanceFiles.read(path)
+                var spectrum = file.spectrum
+                if dropInductive { spectrum = spectrum.droppingInductivePoints() }
+                let points = zip(spectrum.frequencies, spectrum.impedance).map {
+                    ImpedancePoint(frequency: $0, zReal: $1.real, zImag: $1.imaginary)
+                }
+                let analysis = analyzer.analyze(points)
+                outcome.format = file.format
+                outcome.partial = file.partial
+                outcome.analysis = analysis
+                if analysis.fit == nil { failed = true }
+                if let plot, let fit = analysis.fit {
+                    let target = files.count > 1 ? ImpedancePlot.path(plot, for: path) : plot
+                    let svg = ImpedancePlot.svg(title: path, spectrum: spectrum, circuit: analyzer.circuit, fit: fit)
+                    try svg.write(toFile: target, atomically: true, encoding: .utf8)
+                }
+            } catch {
+                outcome.error = "\(error)"
+                failed = true
+            }
+            outcomes.append(outcome)
+            if !json { printTable(outcome) }
+        }
+        if json { print(try ImpedanceFiles.json(outcomes)) }
+        if failed { throw ExitCode(1) }
+    }
+
+    private func printTable(_ outcome: FileAnalysis) {
+        guard let analysis = outcome.analysis, let format = outcome.format else {
+            ImpedanceFiles.printError("\(outcome.error ?? outcome.file)")
+            return
+        }
+        print("\(outcome.file) (\(format.rawValue), \(analysis.pointCount) points)")
+        if let partial = outcome.partial { print("  partial: \(partial)") }
+        print("  circuit: \(analysis.circuit)   weights: \(weights.rawValue)")
+        if let fit = analysis.fit {
+            let width = max(9, fit.parameters.map(\.name.count).max() ?? 0)
+            print("  " + "parameter".padding(toLength: width, withPad: " ", startingAt: 0) + "  value        std. error   unit")
+            for p in fit.parameters {
+                let error = p.fixed ? "fixed" : p.standardError.map(ImpedanceFiles.number) ?? "—"
+                print("  " + p.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                      + ImpedanceFiles.number(p.value).padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
+                      + error.padding(toLength: 11, withPad: " ", startingAt: 0) + "  " + p.unit)
+            }
+            print("  RMSE \(ImpedanceFiles.number(fit.rmse)) Ω   χ² \(ImpedanceFiles.number(fit.chiSquare))   iterations \(fit.iterations)\(fit.converged ? "" : " (not converged)")")
+            for warning in fit.warnings { print("  warning: \(warning)") }
+        } else {
+            print("  fit failed: \(analysis.fitFailure ?? "unknown reason")")
+        }
+        if let kk = analysis.kk { print("  " + ImpedanceFiles.describe(kk)) }
+        if let reason = analysis.kkFailure { print("  Lin-KK failed: \(reason)") }
+    }
+}
