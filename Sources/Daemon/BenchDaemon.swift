@@ -64,10 +64,13 @@ public enum BenchDaemon {
         let live = LiveView(streams: streams)
         let registry = PrometheusCollectorRegistry()
         let metrics = MetricsPublisher(registry: registry)
-        let provider = DaemonStatusProvider(channelList: channels, sources: sources, streams: streams, live: live,
+        let alarms = try await AlarmService.make(config: config, channels: channels, sources: sources, streams: streams,
+                                                 progress: progress, logger: Logger(label: "cellbenchd.alarms"))
+        let daemonProvider = DaemonStatusProvider(channelList: channels, sources: sources, streams: streams, live: live,
                                             store: progress, storePath: config.store.path,
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
+        let provider = AlarmingStatusProvider(base: daemonProvider, engine: alarms.engine)
         let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
 
         // 3. The status socket.
@@ -99,6 +102,7 @@ public enum BenchDaemon {
                     .init(service: StatusService(server: status), serviceName: "status"),
                     .init(service: ConsumerService(name: "live") { await live.follow() }, serviceName: "live"),
                     .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
+                    .init(service: alarms, serviceName: "alarms"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),
                     .init(service: supervisor, serviceName: "supervisor"),

@@ -1,3 +1,4 @@
+import Alarms
 import BenchCore
 import Electrochem
 import TOMLConfig
@@ -46,6 +47,8 @@ public struct BenchConfiguration: Sendable {
     public var logLevel: String
     public var instruments: [Instrument]
     public var channels: [Channel]
+    /// `[alarms]` rules and `[[cohorts]]` (see docs/alarms.md).
+    public var alarms: AlarmConfiguration
 
     /// Reads and validates a configuration file.
     public static func load(path: String) throws(ConfigError) -> BenchConfiguration {
@@ -55,7 +58,7 @@ public struct BenchConfiguration: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let root = document.root
         file = document.file
-        try root.rejectUnknownKeys(["store", "status", "daemon", "analysis", "instruments", "channels"])
+        try root.rejectUnknownKeys(["store", "status", "daemon", "analysis", "instruments", "channels", "alarms", "cohorts"])
 
         let storeTable = try root.table("store")
         try storeTable.rejectUnknownKeys(["path", "batch_rows", "batch_interval_s"])
@@ -119,6 +122,7 @@ public struct BenchConfiguration: Sendable {
                 circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit))
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
+        alarms = try AlarmConfiguration(alarms: root.optionalTable("alarms"), cohorts: root.tables("cohorts"), channels: channels.map(\.info))
     }
 
     /// A circuit string, checked by the impedance engine's parser so a typo is a start-up error.
