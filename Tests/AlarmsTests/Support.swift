@@ -10,7 +10,7 @@ func channels(_ count: Int) -> [ChannelInfo] {
 }
 
 /// Parses `[alarms]` / `[[cohorts]]` TOML as the daemon does.
-func alarmConfiguration(_ toml: String, channels list: [ChannelInfo]) throws -> AlarmConfiguration {
+func alarmConfiguration(_ toml: String, channels list: [ChannelInfo]) throws(ConfigError) -> AlarmConfiguration {
     let root = try ConfigDocument(text: toml, file: "bench.toml").root
     return try AlarmConfiguration(alarms: root.optionalTable("alarms"), cohorts: root.tables("cohorts"), channels: list)
 }
