@@ -8,7 +8,7 @@ import BenchCore
 public struct ChannelFeatures: Sendable {
     /// Window over which the temperature rate is measured, s.
     public static let temperatureRateWindow = 60.0
-    /// Smallest current step used to measure resistance, as a fraction of rated capacity per hour (C-rate), and in A when the rating is unknown.
+    /// Smallest discharge step from rest used to measure resistance: a C-rate of the rated capacity, or in A when the rating is unknown.
     public static let stepCRate = 0.3
     public static let minimumStepCurrent = 0.1
     /// Current below which the cell is at rest, A.
@@ -112,8 +112,10 @@ public struct ChannelFeatures: Sendable {
 
     /// Resistance at current steps, and charge thrown during discharge.
     private mutating func observeStep(_ s: Sample, dt: Double) {
+        // Resistance is taken where a discharge starts from rest: the cell is relaxed and, on the
+        // flat part of its OCV curve, the open-circuit voltage barely moves within one sample.
         let di = s.current - lastCurrent
-        if abs(di) >= stepCurrent {
+        if abs(lastCurrent) < Self.restCurrent, -di >= stepCurrent {
             let r = (s.voltage - lastVoltage) / di
             if r > 0 {
                 resistanceCount += 1
