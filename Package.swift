@@ -155,6 +155,7 @@ let package = Package(
                 "StatusServer",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
+                "Alarms", "Simulator", "TOMLConfig", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],

@@ -7,6 +7,7 @@ extension Bench {
         StatusBench.self,
         EndToEndBench.self,
         IngestBench.self,
+        AlarmsBench.self,
         ImpedanceBench.self,
     ]
 }

@@ -230,7 +230,8 @@ struct AlarmEvaluator: Sendable {
             case .linkLost:
                 for link in links {
                     let down = link.status.state == .down
-                    updateSubject(r, link.name, raise: down, release: link.status.state == .up, now: now,
+                    // The subject is the message's prefix, so an alarm reloaded after a restart finds its slot.
+                    updateSubject(r, "instrument \(link.name)", raise: down, release: link.status.state == .up, now: now,
                                   message: "instrument \(link.name): link down\(link.status.lastError.map { " (\($0))" } ?? "")", into: &out)
                 }
             case .storeLag(let maxSeconds):

@@ -189,6 +189,16 @@ import TOMLConfig
         #expect(Set(alarms.map(\.rule)) == ["link-lost", "store-lag", "data-gap"])
         #expect(alarms.first { $0.rule == "link-lost" }?.message.hasPrefix("instrument cycler1:") == true)
         #expect(alarms.first { $0.rule == "data-gap" }?.channel == ChannelID(1))
+
+        // After a restart with the same conditions, the reloaded bench-wide alarms are not raised again.
+        let restartedStreams = BenchStreams()
+        let restarted = AlarmEngine(configuration: config, channels: list, initial: engine.openAlarms, nextID: 100,
+                                    streams: restartedStreams, safeStop: { _ in }, links: { [(name: "cycler1", status: link)] },
+                                    storeLagSeconds: { 45 }, logger: quietLogger)
+        restarted.tick(now: t(200))
+        restarted.tick(now: t(210))
+        #expect(published(restartedStreams).filter { $0.rule != "data-gap" }.isEmpty)
+        #expect(Set(restarted.openAlarms.map(\.rule)).isSuperset(of: ["link-lost", "store-lag"]))
     }
 
     @Test func configurationErrorsNameLineAndKey() {
