@@ -210,7 +210,7 @@ public final class AlarmEngine: Sendable {
     private func notice(_ alarm: Alarm) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        var data = (try? encoder.encode(AlarmNotice(alarm, channel: alarm.channel.map { names[$0] ?? $0.description }))) ?? Data()
+        var data = (try? encoder.encode(AlarmNotice(alarm, channelName: alarm.channel.map { names[$0] ?? $0.description }))) ?? Data()
         data.append(UInt8(ascii: "\n"))
         return data
     }

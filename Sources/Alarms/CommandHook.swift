@@ -5,33 +5,16 @@ import Foundation
 import Glibc
 #endif
 
-/// An alarm as the JSON object a rule's command reads on stdin. Times are wall
-/// seconds since the Unix epoch; the channel is named.
+/// What a rule's command reads on stdin: the alarm as stored (times as
+/// monotonic and wall-clock nanoseconds, channel as its store id) and the
+/// channel's name.
 public struct AlarmNotice: Codable, Sendable, Equatable {
-    public var id: Int64
-    public var channel: String?
-    public var rule: String
-    public var severity: Alarm.Severity
-    public var state: Alarm.State
-    public var message: String
-    public var raised: Double
-    public var acknowledgedBy: String?
-    public var acknowledgedAt: Double?
-    public var note: String?
-    public var cleared: Double?
+    public var channelName: String?
+    public var alarm: Alarm
 
-    public init(_ a: Alarm, channel: String?) {
-        id = a.id
-        self.channel = channel
-        rule = a.rule
-        severity = a.severity
-        state = a.state
-        message = a.message
-        raised = a.raised.wallSeconds
-        acknowledgedBy = a.acknowledgedBy
-        acknowledgedAt = a.acknowledgedAt?.wallSeconds
-        note = a.note
-        cleared = a.cleared?.wallSeconds
+    public init(_ alarm: Alarm, channelName: String?) {
+        self.alarm = alarm
+        self.channelName = channelName
     }
 }
 

@@ -65,8 +65,7 @@ private struct EngineProvider: StatusProvider {
         writer.start()
         let config = try alarmConfiguration("[[alarms.rule]]\nname = \"hot\"\nkind = \"limit\"\nquantity = \"temperature\"\nmax = 45\n",
                                             channels: list)
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 1, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams)
         // Store-assigned channel ids.
         var hot = [sample(0, at: 1, temperature: 50), sample(1, at: 1, temperature: 60)]
         for i in hot.indices { hot[i].channel = list[i].id }

@@ -119,14 +119,13 @@ import Testing
             command = ["/nonexistent/notify"]
             """, channels: list)
         let streams = BenchStreams()
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 41, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams, nextID: 41)
         engine.process(samples: [sample(0, at: 1, temperature: 50)])
         let file = directory + "/alarm.json"
         #expect(await eventually { (try? Data(contentsOf: URL(fileURLWithPath: file)))?.last == UInt8(ascii: "\n") })
         let notice = try JSONDecoder().decode(AlarmNotice.self, from: Data(contentsOf: URL(fileURLWithPath: file)))
-        #expect(notice.id == 41 && notice.channel == "A01" && notice.rule == "hot" && notice.state == .active)
-        #expect(notice.message.contains("temperature 50.0 °C"))
+        #expect(notice.alarm.id == 41 && notice.channelName == "A01" && notice.alarm.rule == "hot" && notice.alarm.state == .active)
+        #expect(notice.alarm.message.contains("temperature 50.0 °C"))
         #expect(await eventually { events(streams).filter { $0.kind == "alarm-command-failed" }.count == 3 })
         let messages = events(streams).filter { $0.kind == "alarm-command-failed" }.map(\.message)
         #expect(messages.contains { $0.contains("'failing'") && $0.contains("exited with status 1") })

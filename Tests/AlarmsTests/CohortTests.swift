@@ -29,8 +29,7 @@ import TOMLConfig
         let root = try ConfigDocument(contentsOf: Self.rulesFile).root
         let config = try AlarmConfiguration(alarms: root.optionalTable("alarms"), cohorts: root.tables("cohorts"), channels: list)
         let streams = BenchStreams(alarmCapacity: 1 << 14)
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 1, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams)
         var batch: [Sample] = []
         while cohort.time < 150 * 3600 {
             batch.removeAll(keepingCapacity: true)

@@ -19,8 +19,7 @@ import TOMLConfig
             channels = ["A01"]
             """, channels: list)
         let streams = BenchStreams()
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 7, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams, nextID: 7)
         // A spike shorter than the debounce raises nothing; neither does the unwatched channel.
         engine.process(samples: [sample(0, at: 0, voltage: 4.3), sample(0, at: 5, voltage: 4.1), sample(1, at: 5, voltage: 5)])
         #expect(published(streams).isEmpty)
@@ -53,8 +52,7 @@ import TOMLConfig
             max = 45
             """, channels: list)
         let streams = BenchStreams()
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 1, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams)
         engine.process(samples: [sample(0, at: 1, temperature: 50)])
         let id = try #require(engine.openAlarms.first?.id)
         let acked = try engine.acknowledge(alarm: id, by: "jdoe", note: "fan restarted")
@@ -90,8 +88,7 @@ import TOMLConfig
             max = 0.003
             """, channels: list)
         let streams = BenchStreams()
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 1, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams)
         // 0.3 K/min (0.005 K/s) is under 0.01 K/s; then 1.2 K/min (0.02 K/s) is over.
         engine.process(samples: (0...120).map { sample(0, at: Double($0), temperature: 25 + 0.005 * Double($0)) })
         #expect(published(streams).isEmpty)
@@ -117,8 +114,7 @@ import TOMLConfig
             max = 4.2
             """, channels: list)
         let streams = BenchStreams()
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 1, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams)
         for k in 0..<5 {
             engine.process(samples: [sample(0, at: Double(2 * k), voltage: 4.3), sample(0, at: Double(2 * k + 1), voltage: 4.0)])
         }
@@ -142,8 +138,7 @@ import TOMLConfig
             debounce_s = 20
             """, channels: list)
         let streams = BenchStreams()
-        let engine = AlarmEngine(configuration: config, channels: list, initial: [], nextID: 1, streams: streams,
-                                 safeStop: { _ in }, logger: quietLogger)
+        let engine = makeEngine(config, list, streams)
         let t = { (s: Double) in Timestamp(monotonicNs: Int64(s * 1e9), wallNs: Int64(s * 1e9)) }
         let c = ChannelID(0)
         engine.process(samples: [], events: [BenchEvent(channel: c, time: t(10), severity: .warning, kind: "kk-failed", message: "residuals 4 %")])

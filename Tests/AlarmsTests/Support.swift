@@ -54,3 +54,8 @@ func eventually(within seconds: Double = 10, _ condition: () -> Bool) async -> B
     }
     return condition()
 }
+
+/// An engine with no actions wired, logging nowhere.
+func makeEngine(_ config: AlarmConfiguration, _ list: [ChannelInfo], _ streams: BenchStreams, nextID: Int64 = 1) -> AlarmEngine {
+    AlarmEngine(configuration: config, channels: list, initial: [], nextID: nextID, streams: streams, safeStop: { _ in }, logger: quietLogger)
+}
