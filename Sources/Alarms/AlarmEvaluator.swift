@@ -31,6 +31,34 @@ struct Condition: Sendable {
     }
 }
 
+/// A limit or sensor-dropout rule in plain values.
+struct SampleCheck: Sendable {
+    var rule: Int
+    var quantity: LimitQuantity = .voltage
+    var low = -Double.infinity
+    var high = Double.infinity
+    var hysteresis: Double
+    var debounce: Double
+    /// Quantities watched by a sensor-dropout rule; nil for a limit.
+    var dropout: [LimitQuantity]?
+
+    init?(rule r: Int, _ rule: AlarmRule) {
+        self.rule = r
+        hysteresis = rule.hysteresis
+        debounce = rule.debounce
+        switch rule.kind {
+        case .limit(let q, let low, let high):
+            quantity = q
+            self.low = low ?? -.infinity
+            self.high = high ?? .infinity
+        case .sensorDropout(let quantities):
+            dropout = quantities
+        default:
+            return nil
+        }
+    }
+}
+
 /// Per rule and channel state.
 struct RuleSlot: Sendable {
     var condition = Condition()
@@ -54,7 +82,10 @@ struct AlarmEvaluator: Sendable {
     private var subjectSlots: [[String: RuleSlot]]
     private(set) var features: [ChannelFeatures]
     private var lastSample: [Double]
-    private let sampleRules: [Int]
+    /// The per-sample rules, flattened so evaluating them copies no reference-counted value.
+    private let sampleChecks: [SampleCheck]
+    /// Channel id → position, directly indexed when ids are small (they are numbered densely by the store).
+    private let denseIndex: [Int]
     private var lastCohortEvaluation = -Double.infinity
     private var started = false
 
@@ -72,18 +103,25 @@ struct AlarmEvaluator: Sendable {
         subjectSlots = configuration.rules.map { _ in [:] }
         features = channels.map { ChannelFeatures(ratedCapacityAh: $0.ratedCapacityAh) }
         lastSample = Array(repeating: .nan, count: channels.count)
-        sampleRules = configuration.rules.indices.filter { i in
-            switch configuration.rules[i].kind {
-            case .limit, .sensorDropout: true
-            default: false
-            }
+        sampleChecks = configuration.rules.enumerated().compactMap { r, rule in SampleCheck(rule: r, rule) }
+        let largest = channels.map { Int($0.id.rawValue) }.max() ?? -1
+        var dense = Array(repeating: -1, count: largest < 1 << 16 ? largest + 1 : 0)
+        for (c, info) in channels.enumerated() where Int(info.id.rawValue) < dense.count && info.id.rawValue >= 0 {
+            dense[Int(info.id.rawValue)] = c
         }
+        denseIndex = dense
+    }
+
+    private func index(of id: ChannelID) -> Int? {
+        let raw = Int(id.rawValue)
+        if raw >= 0, raw < denseIndex.count { return denseIndex[raw] >= 0 ? denseIndex[raw] : nil }
+        return channelIndex[id]
     }
 
     /// Marks a condition as holding, for an alarm still open from before a restart,
     /// so that it is cleared only once its end is seen and never raised twice.
     mutating func restore(rule: Int, channel: ChannelID?, subject: String) {
-        if let channel, let i = channelIndex[channel] {
+        if let channel, let i = index(of: channel) {
             slots[rule][i].condition = Condition(active: true)
         } else if channel == nil {
             subjectSlots[rule][subject, default: RuleSlot()].condition = Condition(active: true)
@@ -97,55 +135,52 @@ struct AlarmEvaluator: Sendable {
     // MARK: Samples
 
     mutating func observe(_ s: Sample, into out: inout [Transition]) {
-        guard let c = channelIndex[s.channel] else { return }
+        guard let c = index(of: s.channel) else { return }
         features[c].observe(s)
         let t = s.time.monotonicSeconds
         lastSample[c] = t
-        for r in sampleRules where watched[r][c] {
-            let rule = configuration.rules[r]
-            switch rule.kind {
-            case .limit(let quantity, let low, let high):
-                let x = value(quantity, s, features[c])
-                guard x.isFinite else { continue }
-                let outside = (high.map { x > $0 } ?? false) || (low.map { x < $0 } ?? false)
-                let inside = (high.map { x <= $0 - rule.hysteresis } ?? true) && (low.map { x >= $0 + rule.hysteresis } ?? true)
-                if slots[r][c].condition.update(raise: outside, release: inside, at: t, debounce: rule.debounce) {
-                    let change: Transition.Change = slots[r][c].condition.active
-                        ? .raise(limitMessage(quantity, x, low: low, high: high, channel: c)) : .clear
-                    out.append(Transition(rule: r, channel: s.channel, subject: "", change: change, time: s.time))
-                }
-            case .sensorDropout(let quantities):
+        for check in sampleChecks where watched[check.rule][c] {
+            let r = check.rule
+            if let dropout = check.dropout {
                 var missing: LimitQuantity?
-                for q in quantities where !value(q, s, features[c]).isFinite { missing = q; break }
-                if slots[r][c].condition.update(raise: missing != nil, release: missing == nil, at: t, debounce: rule.debounce) {
+                for q in dropout where !value(q, s, c).isFinite { missing = q; break }
+                if slots[r][c].condition.update(raise: missing != nil, release: missing == nil, at: t, debounce: check.debounce) {
                     let change: Transition.Change = slots[r][c].condition.active
                         ? .raise("\(channels[c].name): \(missing?.rawValue ?? "a quantity") reads no value (sensor dropout)") : .clear
                     out.append(Transition(rule: r, channel: s.channel, subject: "", change: change, time: s.time))
                 }
-            default:
                 continue
+            }
+            let x = value(check.quantity, s, c)
+            guard x.isFinite else { continue }
+            let outside = x > check.high || x < check.low
+            let inside = x <= check.high - check.hysteresis && x >= check.low + check.hysteresis
+            if slots[r][c].condition.update(raise: outside, release: inside, at: t, debounce: check.debounce) {
+                let change: Transition.Change = slots[r][c].condition.active
+                    ? .raise(limitMessage(check.quantity, x, low: check.low, high: check.high, channel: c)) : .clear
+                out.append(Transition(rule: r, channel: s.channel, subject: "", change: change, time: s.time))
             }
         }
     }
 
-    private func value(_ quantity: LimitQuantity, _ s: Sample, _ f: ChannelFeatures) -> Double {
+    private func value(_ quantity: LimitQuantity, _ s: Sample, _ c: Int) -> Double {
         switch quantity {
         case .voltage: s.voltage
         case .current: s.current
         case .temperature: s.temperature
-        case .temperatureRate: f.temperatureRate
-        case .voltageNoise: f.voltageNoise
+        case .temperatureRate: features[c].temperatureRate
+        case .voltageNoise: features[c].voltageNoise
         }
     }
 
-    private func limitMessage(_ q: LimitQuantity, _ x: Double, low: Double?, high: Double?, channel c: Int) -> String {
+    private func limitMessage(_ q: LimitQuantity, _ x: Double, low: Double, high: Double, channel c: Int) -> String {
         let unit = switch q {
         case .voltage, .voltageNoise: "V"
         case .current: "A"
         case .temperature: "°C"
         case .temperatureRate: "K/s"
         }
-        let bound = if let high, x > high { "above \(high) \(unit)" } else { "below \(low ?? .nan) \(unit)" }
+        let bound = x > high ? "above \(high) \(unit)" : "below \(low) \(unit)"
         return "\(channels[c].name): \(q.rawValue) \(Self.format(x)) \(unit) is \(bound)"
     }
 
@@ -157,7 +192,7 @@ struct AlarmEvaluator: Sendable {
     // MARK: Events and estimates
 
     mutating func observe(_ e: BenchEvent, into out: inout [Transition]) {
-        guard let channel = e.channel, let c = channelIndex[channel] else { return }
+        guard let channel = e.channel, let c = index(of: channel) else { return }
         for (r, rule) in configuration.rules.enumerated() where watched[r][c] {
             let matches = switch rule.kind {
             case .fitFailure: e.kind == "kk-failed" || e.kind == "fit-failed"
@@ -170,7 +205,7 @@ struct AlarmEvaluator: Sendable {
     }
 
     mutating func observe(_ e: Estimate, into out: inout [Transition]) {
-        guard let c = channelIndex[e.channel] else { return }
+        guard let c = index(of: e.channel) else { return }
         let t = e.time.monotonicSeconds
         for (r, rule) in configuration.rules.enumerated() where watched[r][c] {
             switch rule.kind {

@@ -6,7 +6,7 @@ public enum CellFault: String, Sendable, CaseIterable {
     case internalShort = "internal-short"
     /// Series resistance growing by 1 % of its initial value per hour.
     case resistanceGrowth = "resistance-growth"
-    /// Capacity shrinking by 0.2 % of its initial value per hour.
+    /// Capacity shrinking by 0.2 % of its initial value per hour, down to half of it.
     case capacityFade = "capacity-fade"
     /// 3 W of heat released inside the cell.
     case thermalEvent = "thermal-event"
@@ -88,7 +88,7 @@ public struct FaultyCohort: Sendable {
         switch fault {
         case .internalShort?: channels[i].cell.parameters.leakageOhm = 100
         case .resistanceGrowth?: channels[i].cell.parameters.r0Ohm = initial[i].r0Ohm * (1 + 0.01 * hours)
-        case .capacityFade?: channels[i].cell.parameters.capacityAh = initial[i].capacityAh * (1 - 0.002 * hours)
+        case .capacityFade?: channels[i].cell.parameters.capacityAh = initial[i].capacityAh * max(0.5, 1 - 0.002 * hours)
         case .thermalEvent?: channels[i].cell.parameters.internalHeatW = 3
         case .looseContact?, .sensorDropout?, nil: break
         }
