@@ -1,17 +1,11 @@
 import Alarms
 import BenchCore
+import Instruments
 import Logging
 import ServiceLifecycle
 import Simulator
 import StatusServer
 import Storage
-
-/// An instrument that can stop a channel's output on command.
-protocol SafeStoppable: Sendable {
-    func safeStop(channel: ChannelID) async throws
-}
-
-extension SimulatedInstrument: SafeStoppable {}
 
 /// Runs the alarm engine as a service: alarms still open in the store are
 /// reloaded at start, so state survives a restart without duplicates.
@@ -33,10 +27,11 @@ struct AlarmService: Service {
                 guard let name = instrumentOf[channel], let instrument = instruments[name] else {
                     throw DaemonError("channel \(channel) has no instrument")
                 }
-                guard let stoppable = instrument as? any SafeStoppable else {
-                    throw DaemonError("instrument \(name) cannot safe-stop a channel")
+                switch instrument {
+                case let driven as any BenchInstrument: try await driven.safeStop(channel: channel)
+                case let simulated as SimulatedInstrument: try await simulated.safeStop(channel: channel)
+                default: throw DaemonError("instrument \(name) cannot safe-stop a channel")
                 }
-                try await stoppable.safeStop(channel: channel)
             },
             links: { sources.map { (name: $0.name, status: $0.linkStatus()) } },
             storeLagSeconds: { progress.stalledSeconds },

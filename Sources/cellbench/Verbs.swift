@@ -6,9 +6,13 @@ extension CellBench {
         AckCommand.self,
         AlarmsCommand.self,
         ExportCommand.self,
+        SimulateCommand.self,
         StatusCommand.self,
         TailCommand.self,
         FitVerb.self,
         KKVerb.self,
+        SimResponseVerb.self,
+        ReplayVerb.self,
+        IdentifyVerb.self,
     ]
 }
