@@ -24,7 +24,7 @@ public final class SimulatedInstrument: AcquisitionSource {
     /// Stops the channel's current and keeps its output off, as the real instruments' safe-stop does.
     public func safeStop(channel: ChannelID) async throws {
         guard bench.channels.contains(where: { $0.id == channel }) else {
-            throw SimulatorError(description: "instrument \(name) has no channel \(channel)")
+            throw UnknownSimulatedChannel(description: "instrument \(name) has no channel \(channel)")
         }
         bench.outputs.switchOff(channel)
     }
@@ -33,7 +33,7 @@ public final class SimulatedInstrument: AcquisitionSource {
     public var stoppedChannels: Set<ChannelID> { bench.outputs.switchedOff }
 }
 
-/// A request the simulator cannot honour.
-public struct SimulatorError: Error, CustomStringConvertible {
+/// A safe-stop for a channel the simulated instrument does not have.
+public struct UnknownSimulatedChannel: Error, CustomStringConvertible {
     public let description: String
 }

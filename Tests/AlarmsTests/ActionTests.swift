@@ -81,7 +81,7 @@ import Testing
             return seen.count >= 5
         })
         #expect(seen.allSatisfy { $0.current == 0 })
-        await #expect(throws: SimulatorError.self) {
+        await #expect(throws: UnknownSimulatedChannel.self) {
             try await SimulatedInstrument(name: "x", channels: [], settings: settings).safeStop(channel: ChannelID(9))
         }
     }
