@@ -8,5 +8,6 @@ extension Bench {
         EndToEndBench.self,
         IngestBench.self,
         ImpedanceBench.self,
+        HealthBench.self,
     ]
 }

@@ -8,5 +8,7 @@ extension CellBench {
         TailCommand.self,
         FitVerb.self,
         KKVerb.self,
+        HealthVerb.self,
+        ModesVerb.self,
     ]
 }
