@@ -19,7 +19,9 @@ public struct AgeingModeOptions: Sendable, Hashable {
     public var rank: Int
     /// Push activations towards disjoint support (off by default: ageing processes overlap in time).
     public var orthogonal = false
-    public var maximumIterations = 2000
+    public var maximumIterations = 500
+    /// HALS iterations after the modes are unmixed (see `HALS.unmix`).
+    public var polishIterations = 50
     /// Stop when the relative residual improves by less than this in an iteration.
     public var tolerance = 1e-10
     /// Independent random starts; the best fit is kept.
@@ -239,8 +241,62 @@ enum HALS {
             residual = next
             if improvement >= 0 && improvement < options.tolerance { break }
         }
+        if unmix(&w, &h) {
+            for _ in 0..<options.polishIterations {
+                updateSignatures(v, w: w, h: &h)
+                updateActivations(v, h: h, w: &w, orthogonal: options.orthogonal)
+                rescale(&w, &h)
+            }
+            residual = (squaredResidual(v, w: w, h: h) / norm).squareRoot()
+        }
         order(&w, &h)
         return Fit(w: w, h: h, residual: residual, iterations: iterations)
+    }
+
+    /// With a signed H, any non-negative mixing `W M` (M ≥ 0) of the activations fits equally
+    /// well. The canonical choice takes, by the successive projection algorithm, the k sweeps
+    /// whose activation rows are most extreme (where each mode is purest) as the pure modes:
+    /// `W ← [W M⁻¹]₊`, `H ← H Mᵀ`, M the chosen rows normalised to unit sum. When each mode acts
+    /// alone at some time, this recovers the true factors. Returns false if M is singular.
+    static func unmix(_ w: inout DenseMatrix, _ h: inout DenseMatrix) -> Bool {
+        let k = w.columns
+        guard k > 1 else { return false }
+        var rows: [[Double]] = []
+        for r in 0..<w.rows {
+            let sum = (0..<k).reduce(0) { $0 + w[r, $1] }
+            if sum > 0 { rows.append((0..<k).map { w[r, $0] / sum }) }
+        }
+        guard rows.count >= k else { return false }
+        var residual = rows
+        var picked: [[Double]] = []
+        for _ in 0..<k {
+            let lengths = residual.map { $0.reduce(0) { $0 + $1 * $1 } }
+            guard let best = lengths.indices.max(by: { lengths[$0] < lengths[$1] }), lengths[best] > 1e-20 else { return false }
+            picked.append(rows[best])
+            let p = residual[best].map { $0 / lengths[best].squareRoot() }
+            for i in residual.indices {
+                let dot = zip(residual[i], p).reduce(0) { $0 + $1.0 * $1.1 }
+                for j in 0..<k { residual[i][j] -= dot * p[j] }
+            }
+        }
+        // Row r of the new W solves Mᵀ x = w_r, through the normal equations (M Mᵀ) x = M w_r.
+        var gram = [Double](repeating: 0, count: k * k)
+        for i in 0..<k { for j in 0..<k { gram[i * k + j] = zip(picked[i], picked[j]).reduce(0) { $0 + $1.0 * $1.1 } } }
+        var unmixed = w
+        for r in 0..<w.rows {
+            var factor = gram
+            var x = (0..<k).map { i in (0..<k).reduce(0) { $0 + picked[i][$1] * w[r, $1] } }
+            guard LinearAlgebra.choleskySolve(&factor, &x, n: k) else { return false }
+            for j in 0..<k { unmixed[r, j] = max(x[j], 0) }
+        }
+        var mixed = h
+        for r in 0..<h.rows {
+            for i in 0..<k { mixed[r, i] = (0..<k).reduce(0) { $0 + h[r, $1] * picked[i][$1] } }
+        }
+        w = unmixed
+        h = mixed
+        rescale(&w, &h)
+        return true
     }
 
     /// `h_j ← h_j + ((VᵀW)_j − H (WᵀW)_j) / (WᵀW)_jj`, unconstrained (signed).

@@ -55,7 +55,8 @@ public struct FadeModel: Sendable, Hashable {
     /// Fitted capacity at `n` cycles and its standard deviation (parameter uncertainty only), Ah.
     public func capacity(at n: Double) -> (value: Double, sigma: Double) {
         let x = Self.basis(max(n, 0))
-        let value = q0 - a * x[1] - b * x[2]
+        // x = (1, −√n, −n), so this is Q0 − a√n − b·n.
+        let value = q0 + a * x[1] + b * x[2]
         var variance = 0.0
         for i in 0..<3 { for j in 0..<3 { variance += x[i] * covariance[i * 3 + j] * x[j] } }
         return (value, max(variance, 0).squareRoot())
