@@ -22,8 +22,8 @@ public struct AgeingModeOptions: Sendable, Hashable {
     public var maximumIterations = 500
     /// HALS iterations after the modes are unmixed (see `HALS.unmix`).
     public var polishIterations = 50
-    /// Stop when the relative residual improves by less than this in an iteration.
-    public var tolerance = 1e-10
+    /// Stop when the relative residual improves by less than this per iteration (checked over 10).
+    public var tolerance = 1e-8
     /// Independent random starts; the best fit is kept.
     public var starts = 4
     /// Seed of the starts, so results are reproducible.
@@ -236,10 +236,12 @@ enum HALS {
             updateActivations(v, h: h, w: &w, orthogonal: options.orthogonal)
             // Unit activations: the scale lives in the signatures.
             rescale(&w, &h)
+            // The residual costs as much as an update: check it every 10 iterations.
+            guard iterations % 10 == 0 || iterations == options.maximumIterations else { continue }
             let next = (squaredResidual(v, w: w, h: h) / norm).squareRoot()
             let improvement = residual - next
             residual = next
-            if improvement >= 0 && improvement < options.tolerance { break }
+            if improvement >= 0 && improvement < 10 * options.tolerance { break }
         }
         if unmix(&w, &h) {
             for _ in 0..<options.polishIterations {
@@ -363,7 +365,7 @@ enum HALS {
     }
 
     /// Non-negative activations for fixed signatures, by HALS sweeps on W alone.
-    static func activations(for v: DenseMatrix, signatures h: DenseMatrix, orthogonal: Bool, sweeps: Int = 300) -> DenseMatrix {
+    static func activations(for v: DenseMatrix, signatures h: DenseMatrix, orthogonal: Bool, sweeps: Int = 100) -> DenseMatrix {
         var w = DenseMatrix(rows: v.rows, columns: h.columns, repeating: 0)
         for _ in 0..<sweeps { updateActivations(v, h: h, w: &w, orthogonal: orthogonal) }
         return w
