@@ -42,26 +42,51 @@ let package = Package(
         ),
         .testTarget(name: "TOMLConfigTests", dependencies: ["TOMLConfig"], swiftSettings: swiftSettings),
 
+        // Fractional calculus and the fractional cell model (pure Swift numerics).
+        .target(
+            name: "Fractional",
+            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+
         // Virtual cells and simulated instruments.
         .target(
             name: "Simulator",
-            dependencies: ["BenchCore", .product(name: "Numerics", package: "swift-numerics")],
+            dependencies: ["BenchCore", "TOMLConfig", "CModbus", .product(name: "Numerics", package: "swift-numerics")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: swiftSettings),
+
+        // Instrument transports (serial, Modbus RTU/TCP), driver files, drivers, fault policy.
+        .target(
+            name: "Instruments",
+            dependencies: [
+                "BenchCore", "TOMLConfig", "CSerialPort", "CModbus",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InstrumentsTests",
+            dependencies: ["Instruments", "Simulator", "BenchCore"],
+            exclude: ["Interop"],
+            swiftSettings: swiftSettings
+        ),
 
         // Configuration, wiring, lifecycle, systemd notification.
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer"], swiftSettings: swiftSettings),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Storage", "StatusServer", "Simulator"], swiftSettings: swiftSettings),
         // Live status: NDJSON over a Unix socket, Prometheus /metrics over HTTP.
         .target(
             name: "StatusServer",
@@ -111,13 +136,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Per-channel online analysis: per-sweep check and fit, observers.
+        // Per-channel online analysis: per-sweep check and fit, SOC observers, cell files, identification.
         .target(
             name: "Estimation",
-            dependencies: ["BenchCore", "Electrochem"],
+            dependencies: ["BenchCore", "Electrochem", "Fractional", "TOMLConfig"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EstimationTests", dependencies: ["Estimation", "Electrochem", "Simulator"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EstimationTests",
+            dependencies: ["Estimation", "Electrochem", "Simulator"],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
 
         // Command-line companion: thin; each verb lives in its own file.
         .executableTarget(
@@ -127,6 +157,8 @@ let package = Package(
                 "StatusServer",
                 "Storage",
                 "Electrochem",
+                "Simulator",
+                "TOMLConfig",
                 "Estimation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
@@ -139,11 +171,15 @@ let package = Package(
             name: "cellbench-bench",
             dependencies: [
                 "BenchCore",
+                "Estimation",
+                "Fractional",
                 "Storage",
                 "StatusServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
-                "Estimation",
                 "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),

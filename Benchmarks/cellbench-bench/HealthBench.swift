@@ -3,6 +3,7 @@ import BenchCore
 import Estimation
 import Foundation
 import Simulator
+import Fractional
 
 /// Capacity tracking accuracy on a simulated ageing cohort: each cell cycles CC-CV at 1C with its
 /// own fade and resistance growth, faster than real time, through a `HealthTracker`; every
@@ -18,7 +19,7 @@ struct HealthBench: ParsableCommand {
     @Option(help: "Sample interval, s.") var dt = 2.0
 
     func run() throws {
-        let ocv = OCVCurve(CellParameters.nmcOCV.map { ($0.soc, $0.volts) })
+        let ocv = try? OCVTable(soc: CellParameters.nmcOCV.map(\.soc), voltage: CellParameters.nmcOCV.map(\.volts))
         print("cell  fade a/Ah·√n  b/Ah·n  growth/n  estimates  mean |error|/% rated  max |error|/% rated  mean σ/% rated")
         var all: [Double] = []
         let clock = ContinuousClock()

@@ -29,6 +29,14 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void flush_block(sqlite3_stmt *block, int64_t channel, int64_t number, int64_t lo, int64_t hi) {
+    sqlite3_bind_int64(block, 1, channel);
+    sqlite3_bind_int64(block, 2, number);
+    sqlite3_bind_int64(block, 3, lo);
+    sqlite3_bind_int64(block, 4, hi);
+    check(sqlite3_step(block), "block");
+    sqlite3_reset(block);
+}
 int main(int argc, char **argv) {
     if (argc != 5) {
         fprintf(stderr, "usage: %s STORE SAMPLES CHANNELS BATCH_SIZE\n", argv[0]);
@@ -51,6 +59,18 @@ int main(int argc, char **argv) {
         "voltage_v, current_a, temperature_c, charge_ah) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         -1, SQLITE_PREPARE_PERSISTENT, &insert, NULL), "prepare");
 
+    /* The block index: one upsert per channel per block touched by a batch, as the batch writer does. */
+    sqlite3_stmt *block;
+    check(sqlite3_prepare_v3(db,
+        "INSERT INTO sample_blocks (channel, block, min_wall_ns, max_wall_ns) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (channel, block) DO UPDATE SET min_wall_ns = min(min_wall_ns, excluded.min_wall_ns), "
+        "max_wall_ns = max(max_wall_ns, excluded.max_wall_ns)",
+        -1, SQLITE_PREPARE_PERSISTENT, &block, NULL), "prepare block");
+    int64_t *block_of = calloc((size_t)channels, sizeof(int64_t));
+    int64_t *min_wall = calloc((size_t)channels, sizeof(int64_t));
+    int64_t *max_wall = calloc((size_t)channels, sizeof(int64_t));
+    char *open_block = calloc((size_t)channels, 1);
+    if (!block_of || !min_wall || !max_wall || !open_block) { fprintf(stderr, "ingest_c: out of memory\n"); return 1; }
     double start = now();
     long batches = 0;
     for (long n = 0; n < samples;) {
@@ -68,6 +88,19 @@ int main(int argc, char **argv) {
             sqlite3_bind_double(insert, 9, (double)n * 1e-7);
             check(sqlite3_step(insert), "insert");
             sqlite3_reset(insert);
+            long c = n % channels;
+            int64_t b = (n / channels + 1) >> 12, wall = INT64_C(1772366400000000000) + t;
+            if (open_block[c] && block_of[c] != b) {
+                flush_block(block, c + 1, block_of[c], min_wall[c], max_wall[c]);
+                open_block[c] = 0;
+            }
+            if (!open_block[c]) { open_block[c] = 1; block_of[c] = b; min_wall[c] = wall; max_wall[c] = wall; }
+            if (wall < min_wall[c]) min_wall[c] = wall;
+            if (wall > max_wall[c]) max_wall[c] = wall;
+        }
+        for (long c = 0; c < channels; c++) {
+            if (open_block[c]) flush_block(block, c + 1, block_of[c], min_wall[c], max_wall[c]);
+            open_block[c] = 0;
         }
         exec("COMMIT");
         batches++;
@@ -75,6 +108,8 @@ int main(int argc, char **argv) {
     exec("PRAGMA wal_checkpoint(TRUNCATE)");
     double seconds = now() - start;
     sqlite3_finalize(insert);
+    sqlite3_finalize(block);
+    free(block_of); free(min_wall); free(max_wall); free(open_block);
     sqlite3_close(db);
     printf("c: %ld samples, %ld channels, batch %ld: %.0f samples/s (%.3f s); %ld batches\n",
            samples, channels, batch, (double)samples / seconds, seconds, batches);

@@ -5,6 +5,7 @@ import BenchCore
 import Electrochem
 import Estimation
 import Foundation
+import Instruments
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -17,12 +18,10 @@ import TOMLConfig
 public enum BenchDaemon {
     /// Exit status: 0 after a clean shutdown, 2 for a configuration error, 1 for any other failure.
     public static func run(configPath: String) async -> Int32 {
-        // 1. Configuration, validated whole before anything is opened.
+        // 1. Configuration, validated whole (instrument and driver files included) before anything is opened.
         let config: BenchConfiguration
-        let plans: [InstrumentPlan]
         do {
             config = try BenchConfiguration.load(path: configPath)
-            plans = try config.instruments.map { instrument throws(ConfigError) in try InstrumentFactory.plan(instrument) }
         } catch {
             printError("cellbenchd: configuration error: \(error)")
             return 2
@@ -30,9 +29,22 @@ public enum BenchDaemon {
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
         LoggingSystem.bootstrap { JournalLogHandler(label: $0, level: level) }
         let logger = Logger(label: "cellbenchd")
+        let factory = InstrumentFactory(drivers: DriverFactory(logger: Logger(label: "cellbenchd.instruments")))
+        let plans: [InstrumentPlan]
+        let models: [String: SOCObserver]
+        do {
+            plans = try config.instruments.map { instrument throws(ConfigError) in
+                try factory.plan(instrument, channels: config.channels(of: instrument.name).map(\.info))
+            }
+            models = try await loadObservers(config)
+        } catch {
+            printError("cellbenchd: configuration error: \(error)")
+            return 2
+        }
 
         do {
-            try await runBench(config: config, plans: plans, logger: logger)
+            try await runBench(config: config, plans: plans, observers: models, logger: logger)
+            await factory.drivers.shutdown()
             return 0
         } catch {
             logger.critical("\(error)")
@@ -40,7 +52,8 @@ public enum BenchDaemon {
         }
     }
 
-    static func runBench(config: BenchConfiguration, plans: [InstrumentPlan], logger: Logger) async throws {
+    static func runBench(config: BenchConfiguration, plans: [InstrumentPlan], observers: [String: SOCObserver],
+                         logger: Logger) async throws {
         let startedNs = BenchClock.monotonicNs()
         let streams = BenchStreams()
         let watermarks = CommitWatermarks()
@@ -59,7 +72,9 @@ public enum BenchDaemon {
         }
         logger.info("store open", metadata: ["path": "\(config.store.path)", "channels": "\(channels.count)"])
 
-        let sources = plans.map { plan in plan.make(channels.filter { $0.instrument == plan.name }, stored) }
+        // Drivers of instruments with record buffers acknowledge only what the store holds.
+        for (channel, sequence) in stored { watermarks.advance(channel, to: sequence) }
+        let sources = try plans.map { plan throws(ConfigError) in try plan.make(channels.filter { $0.instrument == plan.name }, stored) }
         let progress = StoreProgress(writer: writer)
         let live = LiveView(streams: streams)
         let registry = PrometheusCollectorRegistry()
@@ -68,6 +83,9 @@ public enum BenchDaemon {
                                             store: progress, storePath: config.store.path,
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
+        let observing = ObserverPipeline(
+            observers: Dictionary(uniqueKeysWithValues: channels.compactMap { c in observers[c.name].map { (c.id, $0) } }),
+            publishIntervalSeconds: config.estimateInterval)
         let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
 
         // 3. The status socket.
@@ -99,6 +117,7 @@ public enum BenchDaemon {
                     .init(service: StatusService(server: status), serviceName: "status"),
                     .init(service: ConsumerService(name: "live") { await live.follow() }, serviceName: "live"),
                     .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
+                    .init(service: ConsumerService(name: "observers") { await observing.run(streams: streams) }, serviceName: "observers"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),
                     .init(service: supervisor, serviceName: "supervisor"),
@@ -107,6 +126,23 @@ public enum BenchDaemon {
                 logger: logger))
         try await group.run()
         logger.info("stopped cleanly")
+    }
+
+    /// Loads the cell file of every channel that names one, off the cooperative pool.
+    /// A file that cannot be read or is wrong is a configuration error of the channel's `cell` key.
+    static func loadObservers(_ config: BenchConfiguration) async throws(ConfigError) -> [String: SOCObserver] {
+        var observers: [String: SOCObserver] = [:]
+        let files = BlockingQueue(label: "cellbench.cell-files")
+        for channel in config.channels {
+            guard let path = channel.cellFile else { continue }
+            let method = channel.observer
+            do {
+                observers[channel.info.name] = try await files.run { try SOCObserver(model: CellFile.load(path), method: method) }
+            } catch {
+                throw channel.table.error("cell", "\(error)")
+            }
+        }
+        return observers
     }
 
     /// The per-sweep Kramers–Kronig check and fit, storing each analysis with its sweep.

@@ -1,5 +1,6 @@
 import BenchCore
 import Electrochem
+import Estimation
 import TOMLConfig
 
 /// The daemon's configuration file (`cellbenchd --config FILE`), validated as a
@@ -34,6 +35,10 @@ public struct BenchConfiguration: Sendable {
         public var table: ConfigTable
         /// Equivalent circuit every completed sweep of this channel is fitted to.
         public var circuit: String
+        /// Cell model file (TOML) for the online SOC observer, resolved against the configuration's folder.
+        public var cellFile: String?
+        /// Observer run on the cell model.
+        public var observer: SOCObserver.Method
     }
 
     /// Circuit fitted to sweeps of channels that name none: inductance, series
@@ -44,6 +49,8 @@ public struct BenchConfiguration: Sendable {
     public var store: Store
     public var status: Status
     public var logLevel: String
+    /// Seconds between published observer estimates of a channel.
+    public var estimateInterval: Double
     public var instruments: [Instrument]
     public var channels: [Channel]
 
@@ -83,7 +90,8 @@ public struct BenchConfiguration: Sendable {
         logLevel = try daemonTable?.choice("log_level", Dictionary(uniqueKeysWithValues: Self.logLevels.map { ($0, $0) }), default: "info") ?? "info"
 
         let analysisTable = try root.optionalTable("analysis")
-        try analysisTable?.rejectUnknownKeys(["circuit"])
+        try analysisTable?.rejectUnknownKeys(["circuit", "estimate_interval_s"])
+        estimateInterval = try analysisTable?.double("estimate_interval_s", in: 0.01...3600, default: 1) ?? 1
         let benchCircuit = try analysisTable.map { t throws(ConfigError) in try Self.circuit(t, "circuit") } ?? nil
 
         var instrumentNames = Set<String>()
@@ -98,7 +106,7 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
-            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit"])
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -116,7 +124,10 @@ public struct BenchConfiguration: Sendable {
             channels.append(Channel(
                 info: ChannelInfo(id: ChannelID(index), name: name, instrument: instrument, instrumentChannel: position, ratedCapacityAh: capacity),
                 table: table,
-                circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit))
+                circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit,
+                cellFile: try table.optionalString("cell").map(table.resolvePath),
+                observer: try table.choice("observer", Dictionary(uniqueKeysWithValues: SOCObserver.Method.allCases.map { ($0.rawValue, $0) }),
+                                           default: .foekf)))
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
     }

@@ -1,4 +1,5 @@
 import BenchCore
+import Instruments
 import Simulator
 import TOMLConfig
 
@@ -7,15 +8,18 @@ import TOMLConfig
 struct InstrumentPlan: Sendable {
     let name: String
     /// `resumeAfter`: last stored sample sequence per channel, for sources that number samples themselves.
-    let make: @Sendable (_ channels: [ChannelInfo], _ resumeAfter: [ChannelID: UInt64]) -> any AcquisitionSource
+    let make: @Sendable (_ channels: [ChannelInfo], _ resumeAfter: [ChannelID: UInt64]) throws(ConfigError) -> any AcquisitionSource
 }
 
 /// Reads each `[[instruments]]` table by its `kind`. Validation happens here,
 /// before the store is opened; nothing is connected yet.
-enum InstrumentFactory {
-    static let kinds = ["simulator"]
+struct InstrumentFactory: Sendable {
+    /// Drivers for real instruments (and the protocol-true simulators), from `drivers/*.toml`.
+    let drivers: DriverFactory
 
-    static func plan(_ instrument: BenchConfiguration.Instrument) throws(ConfigError) -> InstrumentPlan {
+    var kinds: [String] { ["simulator"] + DriverFactory.kinds }
+
+    func plan(_ instrument: BenchConfiguration.Instrument, channels: [ChannelInfo]) throws(ConfigError) -> InstrumentPlan {
         let table = instrument.table
         let name = instrument.name
         switch instrument.kind {
@@ -30,6 +34,14 @@ enum InstrumentFactory {
             return InstrumentPlan(name: name) { channels, resumeAfter in
                 SimulatedInstrument(name: name, channels: channels.map { ($0.id, $0.ratedCapacityAh) }, settings: fixed,
                                     resumeAfter: resumeAfter)
+            }
+        case let kind where DriverFactory.kinds.contains(kind):
+            // Validate the table and its driver file now, with the channels as configured;
+            // the driver that runs is built again once the store has given the channels their ids.
+            _ = try drivers.make(table: table, channels: channels)
+            let drivers = self.drivers
+            return InstrumentPlan(name: name) { channels, _ throws(ConfigError) in
+                try drivers.make(table: table, channels: channels)
             }
         default:
             throw table.error("kind", "unknown instrument kind '\(instrument.kind)' (known: \(kinds.joined(separator: ", ")))")

@@ -39,12 +39,15 @@ final class LiveView: Sendable {
     }
 }
 
-/// Runs a ring consumer until graceful shutdown.
+/// Runs a ring consumer until graceful shutdown. A consumer with nothing to do
+/// (no channel has a cell file, say) returns at once; the service then simply
+/// waits, because a service that ends early stops the whole daemon.
 struct ConsumerService: Service {
     let name: String
     let body: @Sendable () async -> Void
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await body() }
+        try? await gracefulShutdown()
     }
 }

@@ -30,9 +30,11 @@ extension Circuit {
         return members
     }
 
-    /// Structure of a subtree: node kinds and element kinds in pre-order with parent offsets.
+    /// Structure of a subtree (node and element kinds in pre-order with parent offsets) and the
+    /// default bounds of its parameters: blocks are interchangeable only if both agree.
     private func signature(_ node: Int) -> String {
-        subtree(node).map { i in
+        let bounds = parameterRange(node).map { "\(defaultBounds[$0])" }.joined(separator: ";")
+        return bounds + "|" + subtree(node).map { i in
             let kind: String
             switch nodes[i].kind {
             case .element(let e): kind = elements[e].kind.rawValue

@@ -139,11 +139,11 @@ public struct Circuit: Sendable, Hashable, CustomStringConvertible {
                     case .series:
                         z[i] = sum[i]
                     case .parallel:
-                        z[i] = Complex(1) / sum[i]
+                        z[i] = sum[i].inverse
                     }
                     let parent = nodes[i].parent
                     if parent >= 0 {
-                        sum[parent] += nodes[parent].kind == .parallel ? Complex(1) / z[i] : z[i]
+                        sum[parent] += nodes[parent].kind == .parallel ? z[i].inverse : z[i]
                     }
                 }
                 impedance[k] = z[0]
@@ -153,7 +153,7 @@ public struct Circuit: Sendable, Hashable, CustomStringConvertible {
                     let parent = nodes[i].parent
                     if parent >= 0 {
                         if nodes[parent].kind == .parallel {
-                            let ratio = z[parent] / z[i]
+                            let ratio = z[parent] * z[i].inverse
                             s[i] = s[parent] * ratio * ratio
                         } else {
                             s[i] = s[parent]

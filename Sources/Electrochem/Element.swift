@@ -1,5 +1,15 @@
 import Numerics
 
+extension Complex<Double> {
+    /// `1/z` without the overflow-safe rescaling of the general division, which costs more than
+    /// the rest of an element's evaluation; impedances here are far from Double's limits.
+    @inline(__always)
+    var inverse: Complex<Double> {
+        let norm = real * real + imaginary * imaginary
+        return Complex(real / norm, -imaginary / norm)
+    }
+}
+
 /// The circuit elements, with the formulas of impedance.py where both have them.
 /// `ω = 2πf`; every formula is listed in docs/impedance.md.
 public enum ElementKind: String, Sendable, CaseIterable, Codable {
@@ -68,22 +78,22 @@ public enum ElementKind: String, Sendable, CaseIterable, Codable {
             d?[0] = 1
             return Complex(p[0])
         case .C:
-            let z = Complex<Double>(1) / Complex(0, w * p[0])
-            d?[0] = -z / Complex(p[0])
+            let z = Complex<Double>(0, -1 / (w * p[0]))
+            d?[0] = -z * Complex(1 / p[0])
             return z
         case .L:
             d?[0] = Complex(0, w)
             return Complex(0, w * p[0])
         case .W:
-            let unit = Complex<Double>(1, -1) / Complex(w.squareRoot())
+            let unit = Complex<Double>(1, -1) * Complex(1 / w.squareRoot())
             d?[0] = unit
             return unit * Complex(p[0])
         case .CPE:
             // (jω)^α = ω^α e^{jαπ/2}; ln(jω) = ln ω + jπ/2.
             let logJw = Complex<Double>(.log(w), .pi / 2)
-            let z = Complex<Double>(1) / (Complex(p[0]) * Complex.exp(Complex(p[1]) * logJw))
+            let z = (Complex(p[0]) * Complex.exp(Complex(p[1]) * logJw)).inverse
             if let d {
-                d[0] = -z / Complex(p[0])
+                d[0] = -z * Complex(1 / p[0])
                 d[1] = -z * logJw
             }
             return z
@@ -101,34 +111,34 @@ public enum ElementKind: String, Sendable, CaseIterable, Codable {
             let z0 = Complex(p[0])
             let two = Complex<Double>(2 * p[1])
             if self == .Wo {
-                let shape = Complex<Double>(1) / (x * t)
+                let shape = (x * t).inverse
                 if let d {
                     // d/dτ [coth x / x] · Z0 = Z0 (−csch²x − coth x / x)/(2τ), csch² = coth² − 1.
-                    let coth = Complex<Double>(1) / t
+                    let coth = t.inverse
                     d[0] = shape
-                    d[1] = z0 * (Complex(1) - coth * coth - coth / x) / two
+                    d[1] = z0 * (Complex(1) - coth * coth - coth * x.inverse) * two.inverse
                 }
                 return z0 * shape
             } else {
-                let shape = t / x
+                let shape = t * x.inverse
                 if let d {
                     // d/dτ [tanh x / x] · Z0 = Z0 (sech²x − tanh x / x)/(2τ), sech² = 1 − tanh².
                     d[0] = shape
-                    d[1] = z0 * (Complex(1) - t * t - shape) / two
+                    d[1] = z0 * (Complex(1) - t * t - shape) * two.inverse
                 }
                 return z0 * shape
             }
         case .G:
             let a = Complex<Double>(1, w * p[1])
-            let shape = Complex<Double>(1) / Complex.sqrt(a)
+            let shape = Complex.sqrt(a).inverse
             if let d {
                 d[0] = shape
-                d[1] = -Complex(p[0]) * shape * j * Complex(w) / (Complex(2) * a)
+                d[1] = -Complex(p[0]) * shape * j * Complex(w) * (Complex(2) * a).inverse
             }
             return Complex(p[0]) * shape
         case .K:
             let denominator = Complex<Double>(1, w * p[1])
-            let shape = Complex<Double>(1) / denominator
+            let shape = denominator.inverse
             if let d {
                 d[0] = shape
                 d[1] = -Complex(p[0]) * shape * shape * Complex(0, w)
@@ -137,7 +147,7 @@ public enum ElementKind: String, Sendable, CaseIterable, Codable {
         case .Zarc:
             let logJwt = Complex<Double>(.log(w * p[1]), .pi / 2)
             let u = Complex.exp(Complex(p[2]) * logJwt)
-            let shape = Complex<Double>(1) / (Complex(1) + u)
+            let shape = (Complex(1) + u).inverse
             if let d {
                 let common = -Complex(p[0]) * shape * shape * u
                 d[0] = shape

@@ -19,12 +19,13 @@ public struct FitOptions: Sendable {
     /// Bounds by parameter name, overriding the circuit's defaults.
     public var bounds: [String: ClosedRange<Double>]
     /// Number of starts: the alternative guesses the spectrum's shape suggests, then random
-    /// (reproducible) perturbations of the first; the lowest χ² wins.
-    public var starts: Int
+    /// (reproducible) perturbations of the first; the lowest χ² wins. Nil: every shape-based
+    /// guess once.
+    public var starts: Int?
     public var maxIterations: Int
 
     public init(weighting: Weighting = .unit, initialGuess: [String: Double] = [:], fixed: [String: Double] = [:],
-                bounds: [String: ClosedRange<Double>] = [:], starts: Int = 3, maxIterations: Int = 200) {
+                bounds: [String: ClosedRange<Double>] = [:], starts: Int? = nil, maxIterations: Int = 200) {
         self.weighting = weighting
         self.initialGuess = initialGuess
         self.fixed = fixed
@@ -104,7 +105,7 @@ extension Circuit {
                                          free: free, bounds: free.map { bounds[$0] })
         var best: LevenbergMarquardt.Outcome?
         var random = SplitMix64(seed: 0x5EED)
-        for attempt in 0..<max(1, options.starts) {
+        for attempt in 0..<max(1, options.starts ?? starts.count) {
             var guess = attempt < starts.count ? starts[attempt] : start
             if attempt >= starts.count {
                 for i in free { guess[i] = Self.perturb(start[i], within: bounds[i], using: &random) }
@@ -124,18 +125,13 @@ extension Circuit {
         guard let best else {
             throw FitFailure(reason: "the model is not finite at the initial guess (\(zip(parameterNames, start).map { "\($0)=\($1)" }.joined(separator: ", ")))")
         }
-        var result = problem.report(best, names: parameterNames, units: parameterUnits, bounds: bounds)
         let locked = Set(parameterNames.indices.filter {
             options.fixed[parameterNames[$0]] != nil || options.bounds[parameterNames[$0]] != nil
         })
-        let permutation = canonicalPermutation(parameters: result.parameters.map(\.value),
-                                               frequencies: spectrum.frequencies, locked: locked)
-        let fitted = result.parameters
-        for (target, source) in permutation.enumerated() where target != source {
-            result.parameters[target].value = fitted[source].value
-            result.parameters[target].standardError = fitted[source].standardError
-        }
-        return result
+        let permutation = canonicalPermutation(parameters: best.parameters, frequencies: spectrum.frequencies, locked: locked)
+        var canonical = best
+        canonical.parameters = permutation.map { best.parameters[$0] }
+        return problem.report(canonical, names: parameterNames, units: parameterUnits, bounds: bounds, scale: start)
     }
 
     static let screeningIterations = 25

@@ -44,24 +44,25 @@ struct SpectrumShape {
         inductance = y[0] < 0 ? -y[0] / omega[0] : 0
 
         // Peaks of −Im Z (lightly smoothed against noise) that stand out of a 5-point
-        // neighbourhood, rise 3% above the valleys on both sides and reach 5% of the highest point.
+        // neighbourhood, rise 3% above the valleys on both sides and reach a fifth of the tallest.
         let smooth: [Double] = (0..<n).map { i in
             let sum: Double = y[max(0, i - 1)] + 2 * y[i] + y[min(n - 1, i + 1)]
             return sum / 4
         }
-        let highest = smooth.max() ?? 0
         var candidates: [Int] = []
         // The lowest-frequency point is a tail, not a peak.
         for i in first..<(n - 1) where smooth[i] > 0 {
             let window = max(first, i - 2)...min(n - 1, i + 2)
             if window.allSatisfy({ smooth[$0] <= smooth[i] }) { candidates.append(i) }
         }
+        // Noise makes small bumps; an arc reaches a fifth of the tallest local maximum.
+        let highest = candidates.map { smooth[$0] }.max() ?? 0
         let peaks = candidates.enumerated().filter { c, i in
             let leftEnd = c > 0 ? candidates[c - 1] : first
             let rightEnd = c + 1 < candidates.count ? candidates[c + 1] : n - 1
             let leftValley = (leftEnd...i).map { smooth[$0] }.min() ?? 0
             let rightValley = (i...rightEnd).map { smooth[$0] }.min() ?? 0
-            return smooth[i] > 0.05 * highest && smooth[i] - max(leftValley, rightValley) > 0.03 * smooth[i]
+            return smooth[i] > 0.2 * highest && smooth[i] - max(leftValley, rightValley) > 0.03 * smooth[i]
         }.map(\.element)
         var valleys: [Int] = []
         for (a, b) in zip(peaks, peaks.dropFirst() + [n - 1]) {
@@ -74,7 +75,11 @@ struct SpectrumShape {
             arcs.append(Arc(resistance: width > 0 ? width : 2 * y[peak], peakOmega: omega[peak]))
             left = re[valley]
         }
-        self.arcs = arcs
+        let total = re[n - 1] - highFrequencyResistance
+        totalResistance = total > 0 ? total : typicalModulus
+        // An arc narrower than 3% of the whole spectrum is noise, not a process.
+        let smallest = 0.03 * totalResistance
+        self.arcs = arcs.filter { $0.resistance >= smallest }
         tailReactance = max(y[n - 1], 1e-3 * typicalModulus)
         if n >= 3, y[n - 1] > 0, y[n - 3] > 0 {
             let slope = -(Double.log(y[n - 1]) - Double.log(y[n - 3])) / (Double.log(omega[n - 1]) - Double.log(omega[n - 3]))
@@ -82,35 +87,42 @@ struct SpectrumShape {
         } else {
             tailSlope = 0.5
         }
-        let total = re[n - 1] - highFrequencyResistance
-        totalResistance = total > 0 ? total : typicalModulus
     }
 
-    /// Candidate sets of exactly `count` arcs. With enough arcs found: the largest ones.
-    /// With too few, the missing ones share the unexplained resistance and the candidates place
-    /// them a decade apart below the arcs found, above them, or all arcs spread evenly in
-    /// log-frequency over the band, since a shoulder does not say on which side it lies.
+    /// Candidate sets of exactly `count` arcs, most likely first. First the arcs found (the
+    /// largest, when more stand out than needed). Then, because a shoulder or a split arc does not
+    /// show where the other arcs lie, the largest arcs found with the rest placed one, two or three
+    /// decades below them or a decade above, sharing the unexplained resistance; and all arcs
+    /// spread evenly in log-frequency over the band, its upper or its lower part.
     func arcCandidates(count: Int) -> [[Arc]] {
-        if arcs.count >= count {
-            let largest = arcs.indices.sorted { arcs[$0].resistance > arcs[$1].resistance }.prefix(count).sorted()
-            return [largest.map { arcs[$0] }]
-        }
-        let missing = count - arcs.count
-        let explained = arcs.reduce(0) { $0 + $1.resistance }
-        let share = max(totalResistance - explained, 0.1 * totalResistance) / Double(missing)
+        guard count > 0 else { return [[]] }
+        let ranked = arcs.indices.sorted { arcs[$0].resistance > arcs[$1].resistance }
+        var candidates: [[Arc]] = []
+        if arcs.count >= count { candidates.append(ranked.prefix(count).sorted().map { arcs[$0] }) }
         let low = Double.log(tailOmega), high = Double.log(highestOmega)
-        let spread = (0..<count).map { i in
-            Arc(resistance: totalResistance / Double(count),
-                peakOmega: Double.exp(high + Double(i + 1) / Double(count + 1) * (low - high)))
+        for anchors in Set([min(arcs.count, count - 1), 1]).sorted(by: >) where anchors >= 1 && anchors <= arcs.count && anchors < count {
+            let found = ranked.prefix(anchors).sorted().map { arcs[$0] }
+            let missing = count - anchors
+            let explained = found.reduce(0) { $0 + $1.resistance }
+            let share = max(totalResistance - explained, 0.1 * totalResistance) / Double(missing)
+            func shifted(from omega: Double, decades: Double) -> [Arc] {
+                (0..<missing).map { i in
+                    Arc(resistance: share, peakOmega: min(max(omega * Double.pow(10, decades * Double(i + 1)), tailOmega), highestOmega))
+                }
+            }
+            guard let first = found.first, let last = found.last else { continue }
+            candidates += [found + shifted(from: last.peakOmega, decades: -1),
+                           found + shifted(from: last.peakOmega, decades: -2),
+                           shifted(from: first.peakOmega, decades: 1).reversed() + found,
+                           found + shifted(from: last.peakOmega, decades: -3)]
         }
-        guard let first = arcs.first, let last = arcs.last else { return [spread] }
-        let below = (0..<missing).map { i in
-            Arc(resistance: share, peakOmega: max(last.peakOmega / Double.pow(10, Double(i + 1)), tailOmega))
+        for (from, to) in [(0.0, 1.0), (0.0, 0.6), (0.4, 1.0)] {
+            candidates.append((0..<count).map { i in
+                let t = from + (to - from) * Double(i + 1) / Double(count + 1)
+                return Arc(resistance: totalResistance / Double(count), peakOmega: Double.exp(high + t * (low - high)))
+            })
         }
-        let above = (0..<missing).reversed().map { i in
-            Arc(resistance: share, peakOmega: min(first.peakOmega * Double.pow(10, Double(i + 1)), highestOmega))
-        }
-        return [arcs + below, above + arcs, spread]
+        return candidates
     }
 }
 

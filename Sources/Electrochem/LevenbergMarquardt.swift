@@ -125,17 +125,30 @@ struct LevenbergMarquardt {
         var a = [Double](repeating: 0, count: m * m)
         var g = [Double](repeating: 0, count: m)
         var row = [Double](repeating: 0, count: 2 * m)
-        for k in 0..<frequencies.count {
-            for (c, i) in free.enumerated() {
-                let d = jacobian[k * width + i]
-                row[c] = d.real * slope[c] / sigma[2 * k]
-                row[m + c] = d.imaginary * slope[c] / sigma[2 * k + 1]
+        // Hot loop of the fit: unchecked buffers, lower triangle only.
+        jacobian.withUnsafeBufferPointer { jac in
+        residual.withUnsafeBufferPointer { res in
+        sigma.withUnsafeBufferPointer { sig in
+        free.withUnsafeBufferPointer { free in
+        slope.withUnsafeBufferPointer { slope in
+        a.withUnsafeMutableBufferPointer { a in
+        g.withUnsafeMutableBufferPointer { g in
+        row.withUnsafeMutableBufferPointer { row in
+            for k in 0..<frequencies.count {
+                let weightRe = 1 / sig[2 * k], weightIm = 1 / sig[2 * k + 1]
+                for c in 0..<m {
+                    let d = jac[k * width + free[c]]
+                    row[c] = d.real * slope[c] * weightRe
+                    row[m + c] = d.imaginary * slope[c] * weightIm
+                }
+                let rRe = res[2 * k], rIm = res[2 * k + 1]
+                for r in 0..<m {
+                    let re = row[r], im = row[m + r]
+                    g[r] += re * rRe + im * rIm
+                    for c in 0...r { a[r * m + c] += re * row[c] + im * row[m + c] }
+                }
             }
-            for r in 0..<m {
-                g[r] += row[r] * residual[2 * k] + row[m + r] * residual[2 * k + 1]
-                for c in 0...r { a[r * m + c] += row[r] * row[c] + row[m + r] * row[m + c] }
-            }
-        }
+        }}}}}}}}
         for r in 0..<m { for c in (r + 1)..<m { a[r * m + c] = a[c * m + r] } }
         return (a, g)
     }
@@ -205,8 +218,8 @@ struct LevenbergMarquardt {
         return Outcome(parameters: p, cost: cost, iterations: iterations, converged: converged)
     }
 
-    /// Statistics and residuals at an outcome.
-    mutating func report(_ outcome: Outcome, names: [String], units: [String], bounds allBounds: [ClosedRange<Double>]) -> FitResult {
+    /// Statistics and residuals at an outcome; `scale` (the starting values) sets how close to a bound counts as at it.
+    mutating func report(_ outcome: Outcome, names: [String], units: [String], bounds allBounds: [ClosedRange<Double>], scale: [Double]) -> FitResult {
         let p = outcome.parameters
         let cost = evaluate(p) ?? .nan
         let m = free.count
@@ -222,7 +235,8 @@ struct LevenbergMarquardt {
             let error = column.flatMap { variance?[$0] }.flatMap { $0 >= 0 && $0.isFinite ? $0.squareRoot() : nil }
             fitted.append(FittedParameter(name: name, value: p[i], standardError: error, unit: units[i], fixed: column == nil))
             let b = allBounds[i]
-            if column != nil, [b.lowerBound, b.upperBound].contains(where: { $0.isFinite && abs(p[i] - $0) <= 1e-6 * max(1, abs($0)) }) {
+            let tolerance = 1e-6 * max(abs(scale[i]), b.lowerBound.isFinite && b.upperBound.isFinite ? b.upperBound - b.lowerBound : 0)
+            if column != nil, [b.lowerBound, b.upperBound].contains(where: { $0.isFinite && abs(p[i] - $0) <= tolerance }) {
                 warnings.append("\(name) = \(p[i]) is at its bound [\(b.lowerBound), \(b.upperBound)]")
             }
         }

@@ -1,29 +1,4 @@
-/// Open-circuit voltage against state of charge, increasing in both: turns a
-/// relaxed voltage into a state of charge.
-public struct OCVCurve: Sendable, Hashable {
-    public let soc: [Double]
-    public let volts: [Double]
-
-    /// `points` as (soc, V) pairs; nil unless there are two or more and both columns strictly increase.
-    public init?(_ points: [(soc: Double, volts: Double)]) {
-        guard points.count >= 2 else { return nil }
-        for k in 1..<points.count where !(points[k].soc > points[k - 1].soc && points[k].volts > points[k - 1].volts) {
-            return nil
-        }
-        soc = points.map(\.soc)
-        volts = points.map(\.volts)
-    }
-
-    /// State of charge at a relaxed voltage and the local slope dV/dSOC, V; clamped at the ends.
-    public func stateOfCharge(volts v: Double) -> (soc: Double, slope: Double) {
-        var hi = 1
-        while hi < volts.count - 1 && volts[hi] < v { hi += 1 }
-        let lo = hi - 1
-        let slope = (volts[hi] - volts[lo]) / (soc[hi] - soc[lo])
-        let s = soc[lo] + (v - volts[lo]) / slope
-        return (min(max(s, soc[0]), soc[soc.count - 1]), slope)
-    }
-}
+import Fractional
 
 /// How a `HealthTracker` reads one channel's cycling data.
 public struct HealthSettings: Sendable, Hashable {
@@ -34,7 +9,7 @@ public struct HealthSettings: Sendable, Hashable {
     /// A rest counts as relaxed (a capacity anchor) after this long, s.
     public var minimumRestSeconds: Double = 500
     /// Relaxed voltage → state of charge, when the cell's OCV curve is known.
-    public var ocv: OCVCurve?
+    public var ocv: OCVTable?
     /// Standard deviation of a relaxed voltage taken as OCV (residual polarisation, hysteresis), V.
     public var relaxedVoltageSigma: Double = 0.003
     /// Relative accuracy of the current measurement (gain), used for the charge-count uncertainty.

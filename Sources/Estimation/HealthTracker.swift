@@ -184,9 +184,9 @@ public struct HealthTracker: Sendable {
             full: taper && settings.upperVoltage.map { beforeRest.v >= $0 - settings.cutoffTolerance } == true,
             empty: beforeRest.i < 0 && settings.lowerVoltage.map { beforeRest.v <= $0 + settings.cutoffTolerance } == true)
         if let ocv = settings.ocv {
-            let (soc, slope) = ocv.stateOfCharge(volts: voltage)
+            let soc = ocv.soc(atVoltage: voltage)
             next.soc = soc
-            next.socSigma = settings.relaxedVoltageSigma / slope
+            next.socSigma = settings.relaxedVoltageSigma / max(ocv.slope(at: soc), 1e-3)
             next.method = .ocv
         } else if let observer, observer.duringRest {
             next.soc = observer.soc

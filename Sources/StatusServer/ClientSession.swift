@@ -56,6 +56,7 @@ final class ClientSession: Sendable {
             for await line in requests {
                 await handle(line)
             }
+            closeIfIdle()
         }
         worker.withLock { $0 = task }
     }
@@ -65,6 +66,20 @@ final class ClientSession: Sendable {
         if case .dropped = requestInput.yield(line) {
             drop(reason: "more than \(Self.maxPendingRequests) requests waiting for an answer")
         }
+    }
+
+    /// The client has shut down its sending side (e.g. `socat` at end of input).
+    func inputClosed() {
+        requestInput.finish()
+    }
+
+    /// After the last request of a half-closed client: close once every reply is
+    /// written, unless subscriptions are still streaming to it.
+    private func closeIfIdle() {
+        guard subscriptions.withLock({ $0.isEmpty }) else { return }
+        let channel = self.channel
+        // Writes complete in order: when this empty one is done, every reply before it is written.
+        channel.writeAndFlush(channel.allocator.buffer(capacity: 0)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     /// The connection is gone: stop every task working for it.
@@ -178,9 +193,9 @@ final class ClientSession: Sendable {
             case "status":
                 send(.status(.init(id: request.id, snapshot: await context.provider.snapshot())))
             case "subscribe":
-                try subscribe(request)
+                try await subscribe(request)
             case "unsubscribe":
-                try unsubscribe(request)
+                try await unsubscribe(request)
             case "history":
                 try await history(request)
             case nil:
@@ -193,7 +208,7 @@ final class ClientSession: Sendable {
         }
     }
 
-    private func subscribe(_ request: StatusRequest) throws {
+    private func subscribe(_ request: StatusRequest) async throws {
         let kinds = try streamKinds(request.streams, op: "subscribe", defaultAll: false)
         let channels = context.provider.channels()
         var filter: Set<ChannelID>?
@@ -206,29 +221,31 @@ final class ClientSession: Sendable {
             })
         }
         let names = ChannelNames(channels)
+        await endSubscriptions(kinds)
         // Cursors are taken before the reply, so every record pushed after
         // `subscribed` is delivered.
         let pumps = kinds.map { kind in makePump(kind, filter: filter, names: names) }
-        cancelSubscriptions(kinds)
         guard send(.subscribed(.init(id: request.id, streams: kinds, channels: request.channels))) else { return }
         for (kind, pump) in zip(kinds, pumps) {
             let task = Task { await pump() }
-            let previous = subscriptions.withLock { $0.updateValue(task, forKey: kind) }
-            previous?.cancel()
+            subscriptions.withLock { $0[kind] = task }
         }
         // The connection may have closed while the tasks were being started.
         if outbox.withLock({ $0.closed }) { closed() }
     }
 
-    private func unsubscribe(_ request: StatusRequest) throws {
+    private func unsubscribe(_ request: StatusRequest) async throws {
         let kinds = try streamKinds(request.streams, op: "unsubscribe", defaultAll: true)
-        cancelSubscriptions(kinds)
+        await endSubscriptions(kinds)
         send(.unsubscribed(.init(id: request.id, streams: kinds, channels: nil)))
     }
 
-    private func cancelSubscriptions(_ kinds: [StreamKind]) {
+    /// Stops the pumps of `kinds` and waits until each has queued its last line,
+    /// so that no record of theirs follows the reply that comes next.
+    private func endSubscriptions(_ kinds: [StreamKind]) async {
         let tasks = subscriptions.withLock { s in kinds.compactMap { s.removeValue(forKey: $0) } }
         tasks.forEach { $0.cancel() }
+        for task in tasks { await task.value }
     }
 
     private func history(_ request: StatusRequest) async throws {
@@ -322,7 +339,7 @@ final class ClientSession: Sendable {
                 }
                 for record in batch {
                     if let filter, let id = record.channelID, !filter.contains(id) { continue }
-                    LineEncoding.append(.record(record.wireLine(names)), to: &buffer)
+                    record.appendLine(to: &buffer, names: names)
                 }
                 if buffer.readableBytes > 0, !enqueue(buffer) { return }
             }

@@ -1,4 +1,5 @@
 import BenchCore
+import NIOCore
 
 /// Version of the NDJSON protocol described in docs/status-protocol.md.
 public let statusProtocolVersion = 1
@@ -349,11 +350,38 @@ protocol StreamRecord: Sendable {
     /// The channel concerned, nil for bench-wide records.
     var channelID: ChannelID? { get }
     func wireLine(_ names: ChannelNames) -> RecordLine
+    /// Appends the record's line (with its newline) to `buffer`.
+    func appendLine(to buffer: inout ByteBuffer, names: ChannelNames)
+}
+
+extension StreamRecord {
+    func appendLine(to buffer: inout ByteBuffer, names: ChannelNames) {
+        LineEncoding.append(.record(wireLine(names)), to: &buffer)
+    }
 }
 
 extension Sample: StreamRecord {
     var channelID: ChannelID? { channel }
     func wireLine(_ names: ChannelNames) -> RecordLine { .sample(SampleFields(self, channel: names[channel])) }
+
+    /// Samples are most of the traffic, so they are written directly rather
+    /// than through `JSONEncoder`: the same JSON object (keys sorted, unknown
+    /// values left out) that `SampleFields` encodes and decodes.
+    func appendLine(to buffer: inout ByteBuffer, names: ChannelNames) {
+        buffer.writeStaticString("{\"channel\":")
+        JSONText.appendString(names[channel], to: &buffer)
+        JSONText.appendNumber("charge", charge, to: &buffer)
+        JSONText.appendNumber("current", current, to: &buffer)
+        JSONText.appendNumber("instrumentTime", instrumentTime, to: &buffer)
+        JSONText.appendNumber("monotonic", time.monotonicSeconds, to: &buffer)
+        buffer.writeStaticString(",\"sequence\":")
+        buffer.writeString(String(sequence))
+        JSONText.appendNumber("temperature", temperature, to: &buffer)
+        JSONText.appendNumber("time", time.wallSeconds, to: &buffer)
+        buffer.writeStaticString(",\"type\":\"sample\"")
+        JSONText.appendNumber("voltage", voltage, to: &buffer)
+        buffer.writeStaticString("}\n")
+    }
 }
 
 extension Sweep: StreamRecord {
@@ -395,4 +423,38 @@ struct ChannelNames: Sendable {
         names = Dictionary(channels.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first })
     }
     subscript(id: ChannelID) -> String { names[id] ?? id.description }
+}
+
+/// Pieces of JSON text for the hand-written sample line.
+enum JSONText {
+    /// `"text"` with JSON escapes.
+    static func appendString(_ text: String, to buffer: inout ByteBuffer) {
+        buffer.writeInteger(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): buffer.writeStaticString("\\\"")
+            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+            case 0x0A: buffer.writeStaticString("\\n")
+            case 0x0D: buffer.writeStaticString("\\r")
+            case 0x09: buffer.writeStaticString("\\t")
+            case ..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                buffer.writeStaticString("\\u00")
+                buffer.writeInteger(hex[Int(byte >> 4)])
+                buffer.writeInteger(hex[Int(byte & 0x0F)])
+            default: buffer.writeInteger(byte)
+            }
+        }
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
+    /// `,"key":value`, or nothing when `value` is not finite (JSON has no NaN).
+    static func appendNumber(_ key: StaticString, _ value: Double, to buffer: inout ByteBuffer) {
+        guard value.isFinite else { return }
+        buffer.writeStaticString(",\"")
+        buffer.writeStaticString(key)
+        buffer.writeStaticString("\":")
+        // Swift prints the shortest text that reads back to the same Double, in JSON number syntax.
+        buffer.writeString(value.description)
+    }
 }

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Foundation
 import NIOCore
 import NIOPosix
@@ -23,7 +28,8 @@ public enum StatusClient {
                 }
             }
         } catch {
-            throw StatusClientError(description: "cannot connect to \(socketPath): \(error) (is cellbenchd running?)")
+            let reason = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+            throw StatusClientError(description: "cannot connect to \(socketPath): \(reason) (is cellbenchd running?)")
         }
         return try await channel.executeThenClose { inbound, outbound in
             var connection = StatusConnection(lines: inbound.makeAsyncIterator(), writer: outbound, socketPath: socketPath)

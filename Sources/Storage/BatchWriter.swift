@@ -285,9 +285,14 @@ public final class BatchWriter: Sendable {
     private func write(_ batch: Batch, with inserts: StoreInserts, tally: inout StoreCounters,
                        high: inout [ChannelID: UInt64]) throws {
         var firstConflict: Sample?
+        // Wall-time bounds of the blocks this batch adds to (one row per channel, not per sample).
+        var blocks: [SampleBlockKey: (min: Int64, max: Int64)] = [:]
         for s in batch.samples {
             if try inserts.insert(s) {
                 tally.samples += 1
+                let key = SampleBlockKey(s)
+                let bounds = blocks[key] ?? (s.time.wallNs, s.time.wallNs)
+                blocks[key] = (min(bounds.min, s.time.wallNs), max(bounds.max, s.time.wallNs))
             } else if try inserts.matchesStored(s) {
                 tally.duplicateSamples += 1
             } else {
@@ -298,6 +303,7 @@ public final class BatchWriter: Sendable {
             if let h = high[s.channel], h >= s.sequence { continue }
             high[s.channel] = s.sequence
         }
+        for (key, bounds) in blocks { try inserts.extendBlock(key, minWallNs: bounds.min, maxWallNs: bounds.max) }
         if let first = firstConflict {
             try inserts.insert(BenchEvent(
                 channel: first.channel, severity: .error, kind: "sequence-conflict",

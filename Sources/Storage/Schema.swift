@@ -114,7 +114,27 @@ enum StoreSchema {
             PRIMARY KEY (channel, sweep_sequence)
         ) WITHOUT ROWID;
         """,
+        // 3: time-range reads through a block range index instead of an index entry per sample.
+        // Each row covers the samples of one channel whose sequence shares `sequence >> 12`
+        // (4096 samples) and holds their wall-time bounds; a time query finds the blocks it
+        // touches, then reads those sequence ranges through the primary key. Ingest updates one
+        // small row per channel per batch instead of one index entry per sample.
+        """
+        CREATE TABLE sample_blocks (
+            channel INTEGER NOT NULL,
+            block INTEGER NOT NULL,
+            min_wall_ns INTEGER NOT NULL,
+            max_wall_ns INTEGER NOT NULL,
+            PRIMARY KEY (channel, block)
+        ) WITHOUT ROWID;
+        INSERT INTO sample_blocks (channel, block, min_wall_ns, max_wall_ns)
+            SELECT channel, sequence >> 12, min(wall_ns), max(wall_ns) FROM samples GROUP BY channel, sequence >> 12;
+        DROP INDEX samples_by_time;
+        """,
     ]
+
+    /// Samples per block of `sample_blocks`, as a shift of the sequence number.
+    static let blockShift: UInt64 = 12
 
     static var currentVersion: Int64 { Int64(migrations.count) }
 

@@ -13,6 +13,7 @@ final class StoreInserts {
     private let analysis: SQLiteStatement
     private let channel: SQLiteStatement
     private let sampleExists: SQLiteStatement
+    private let sampleBlock: SQLiteStatement
     private let storedSample: SQLiteStatement
     private let runEnd: SQLiteStatement
 
@@ -66,6 +67,11 @@ final class StoreInserts {
                 instrument_channel = excluded.instrument_channel, rated_capacity_ah = excluded.rated_capacity_ah
             RETURNING id
             """)
+        sampleBlock = try db.prepare("""
+            INSERT INTO sample_blocks (channel, block, min_wall_ns, max_wall_ns) VALUES (?1, ?2, ?3, ?4)
+            ON CONFLICT (channel, block) DO UPDATE SET
+                min_wall_ns = min(min_wall_ns, excluded.min_wall_ns), max_wall_ns = max(max_wall_ns, excluded.max_wall_ns)
+            """)
         sampleExists = try db.prepare("SELECT 1 FROM samples WHERE channel = ?1 AND sequence = ?2")
         storedSample = try db.prepare("""
             SELECT instrument_time_s, voltage_v, current_a FROM samples WHERE channel = ?1 AND sequence = ?2
@@ -91,6 +97,15 @@ final class StoreInserts {
         try sample.bind(9, s.charge)
         try sample.run()
         return db.changes > 0
+    }
+
+    /// Widens the wall-time bounds of a block of `sample_blocks` to cover new samples.
+    func extendBlock(_ key: SampleBlockKey, minWallNs: Int64, maxWallNs: Int64) throws {
+        try sampleBlock.bind(1, Int64(key.channel.rawValue))
+        try sampleBlock.bind(2, Int64(bitPattern: key.block))
+        try sampleBlock.bind(3, minWallNs)
+        try sampleBlock.bind(4, maxWallNs)
+        try sampleBlock.run()
     }
 
     /// Whether the stored sample with the (channel, sequence) of `s` holds the same
@@ -211,5 +226,16 @@ final class StoreInserts {
         let end = UInt64(bitPattern: runEnd.int64(0))
         runEnd.reset()
         return end
+    }
+}
+
+/// A block of `sample_blocks`: the samples of one channel whose sequences share `sequence >> blockShift`.
+struct SampleBlockKey: Hashable {
+    var channel: ChannelID
+    var block: UInt64
+
+    init(_ sample: Sample) {
+        channel = sample.channel
+        block = sample.sequence >> StoreSchema.blockShift
     }
 }

@@ -51,17 +51,30 @@ public final class StoreReader {
     // MARK: Samples
 
     /// Calls `body` for each sample of `channel` with wall time in `from...to`,
-    /// in time order (ties in sequence order), without loading them all.
-    /// Walks the wall-time index, so the cost follows the number of samples of
-    /// all channels in the range, and rows stream without a sort.
+    /// in acquisition (sequence) order, without loading them all.
+    /// The block index (`sample_blocks`) narrows the search to the sequence
+    /// ranges whose wall times overlap the range; rows then stream through the
+    /// primary key, so the cost follows the samples of this channel in range.
     public func forEachSample(channel: ChannelID, from: Int64? = nil, to: Int64? = nil, order: TimeOrder = .oldestFirst,
                               limit: Int? = nil, _ body: (Sample) throws -> Void) throws {
+        let blocks = try db.prepare("""
+            SELECT min(block), max(block) FROM sample_blocks
+            WHERE channel = ?1 AND max_wall_ns >= ?2 AND min_wall_ns <= ?3
+            """)
+        try blocks.bind(1, Int64(channel.rawValue))
+        try blocks.bind(2, from ?? Int64.min)
+        try blocks.bind(3, to ?? Int64.max)
+        guard try blocks.step(), !blocks.isNull(0) else { return }
+        let first = blocks.int64(0) << Int64(StoreSchema.blockShift)
+        let last = ((blocks.int64(1) + 1) << Int64(StoreSchema.blockShift)) - 1
         let statement = try db.prepare("""
             SELECT channel, sequence, monotonic_ns, wall_ns, instrument_time_s, voltage_v, current_a, temperature_c, charge_ah
-            FROM samples INDEXED BY samples_by_time WHERE channel = ?1 AND wall_ns BETWEEN ?2 AND ?3
-            ORDER BY wall_ns \(order.sql), channel \(order.sql), sequence \(order.sql) LIMIT ?4
+            FROM samples WHERE channel = ?1 AND sequence BETWEEN ?5 AND ?6 AND wall_ns BETWEEN ?2 AND ?3
+            ORDER BY sequence \(order.sql) LIMIT ?4
             """)
         try bindRange(statement, channel: channel, from: from, to: to, limit: limit)
+        try statement.bind(5, first)
+        try statement.bind(6, last)
         while try statement.step() {
             try body(Sample(
                 channel: statement.channel(0), sequence: UInt64(bitPattern: statement.int64(1)),

@@ -17,13 +17,13 @@ struct FitVerb: ParsableCommand {
     @Option(help: "Starting values NAME=VALUE (repeatable or comma-separated); others are guessed from the spectrum.")
     var initial: [String] = []
     @Option(help: "Parameters held fixed, NAME=VALUE.") var fixed: [String] = []
-    @Option(help: "Number of starts (shape-based alternatives, then random perturbations).") var starts: Int = 3
+    @Option(help: "Number of starts (shape-based alternatives, then random perturbations); default: each shape-based guess once.") var starts: Int?
     @Flag(help: "Drop points with Im Z > 0 (inductive) before fitting.") var dropInductive = false
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Option(help: "Write Nyquist and Bode plots as SVG (with several files, the file name is added).") var plot: String?
 
     func validate() throws {
-        guard starts >= 1 else { throw ValidationError("--starts must be at least 1") }
+        guard starts.map({ $0 >= 1 }) ?? true else { throw ValidationError("--starts must be at least 1") }
     }
 
     func run() throws {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import BenchCore
 import Estimation
+import Fractional
 import Foundation
 import Storage
 
@@ -17,7 +18,7 @@ struct HealthVerb: ParsableCommand {
     @Argument(help: "Channel name (for example A01); all channels in a summary when omitted.") var channel: String?
     @Option(help: "Store file written by cellbenchd.") var store: String
     @Option(help: "Rated capacity, Ah (default: the channel's rated capacity in the store).") var rated: Double?
-    @Option(help: "OCV curve, CSV with columns soc,voltage_v: capacity from relaxed voltages.") var ocv: String?
+    @Option(help: "OCV table, CSV with columns soc,ocv_v: capacity from relaxed voltages.") var ocv: String?
     @Option(help: "Charge cut-off voltage, V: capacity by throughput from full to empty.") var upperVoltage: Double?
     @Option(help: "Discharge cut-off voltage, V.") var lowerVoltage: Double?
     @Option(help: "Minimum rest before a relaxed voltage counts, s.") var minimumRest: Double = 500
@@ -32,7 +33,7 @@ struct HealthVerb: ParsableCommand {
 
     func run() throws {
         let reader = try StoreReader(path: store)
-        let curve = try ocv.map(OCVFile.read)
+        let curve = try ocv.map { try OCVTable(contentsOf: $0) }
         let channels = try channel.map { [try reader.channel(named: $0)] } ?? reader.channels()
         var reports: [HealthReport] = []
         for info in channels {
@@ -100,31 +101,5 @@ struct HealthVerb: ParsableCommand {
 
     private func cell(_ value: Double?, _ width: Int, _ format: String) -> String {
         (value.map { String(format: format, $0) } ?? "—").padding(toLength: width, withPad: " ", startingAt: 0)
-    }
-}
-
-/// Reads an OCV curve: CSV with a header and columns `soc,voltage_v`, SOC in 0…1, both increasing.
-enum OCVFile {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func read(_ path: String) throws -> OCVCurve {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw Failure(description: "\(path): cannot read the file")
-        }
-        var points: [(soc: Double, volts: Double)] = []
-        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            if index == 0 || fields.allSatisfy(\.isEmpty) { continue }
-            guard fields.count == 2, let soc = Double(fields[0]), let volts = Double(fields[1]), soc.isFinite, volts.isFinite else {
-                throw Failure(description: "\(path):\(index + 1): expected 'soc,voltage_v' numbers, found '\(line)'")
-            }
-            points.append((soc, volts))
-        }
-        guard let curve = OCVCurve(points) else {
-            throw Failure(description: "\(path): need at least 2 points with soc and voltage_v both strictly increasing")
-        }
-        return curve
     }
 }

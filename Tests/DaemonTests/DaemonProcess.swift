@@ -51,6 +51,16 @@ final class DaemonProcess: @unchecked Sendable {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
+    /// A daemon with a configuration written as is, in `folder` (which the test owns).
+    init(configText: String, folder: String) throws {
+        self.folder = folder
+        configPath = folder + "/bench.toml"
+        storePath = folder + "/bench.db"
+        socketPath = folder + "/bench.sock"
+        logPath = folder + "/daemon.log"
+        try configText.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
     /// Starts the daemon and waits until its status socket answers.
     func start(environment: [String: String] = [:]) async throws {
         let p = Process()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import BenchCore
+import Simulator
 import StatusServer
 import Storage
 @testable import Daemon
@@ -109,6 +110,57 @@ import Storage
         // The simulated cell's high-frequency resistance is 13 mΩ; the sweep carries 0.2 % noise.
         let value = try #require(r0.first?.value)
         #expect(abs(value - 0.013) < 0.0005, "fit.R0 = \(value)")
+    }
+
+    @Test func channelsWithACellFileGetOnlineSOCEstimates() async throws {
+        let folder = NSTemporaryDirectory() + "cellbench-observer-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        // The simulated cell's own OCV curve and circuit (integer-order branches as R ∥ C).
+        let ocv = CellParameters.nmcOCV.map { "\($0.soc),\($0.volts)" }.joined(separator: "\n")
+        try "soc,ocv_v\n\(ocv)\n".write(toFile: folder + "/ocv.csv", atomically: true, encoding: .utf8)
+        try """
+            [cell]
+            capacity_ah = 3.0
+            ocv = "ocv.csv"
+            [model]
+            r0_ohm = 0.025
+            [[model.branch]]
+            r_ohm = 0.012
+            t = 800
+            alpha = 1.0
+            [[model.branch]]
+            r_ohm = 0.018
+            t = 12000
+            alpha = 1.0
+            """.write(toFile: folder + "/cell.toml", atomically: true, encoding: .utf8)
+        var config = """
+            [store]
+            path = "bench.db"
+            [status]
+            socket = "bench.sock"
+            [analysis]
+            estimate_interval_s = 0.5
+            [[instruments]]
+            name = "sim"
+            kind = "simulator"
+            sample_rate_hz = 20
+            time_scale = 30
+            voltage_noise_v = 0.0005
+            """
+        config += "\n[[channels]]\nname = \"A01\"\ninstrument = \"sim\"\nindex = 0\ncapacity_ah = 3.0\ncell = \"cell.toml\"\n"
+        let daemon = try DaemonProcess(configText: config, folder: folder)
+        try await daemon.start()
+        try await Task.sleep(for: .seconds(3))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+        let reader = try StoreReader(path: daemon.storePath)
+        let channel = try reader.channel(named: "A01")
+        let soc = try reader.estimates(channel: channel.id, quantity: "soc", limit: 1000)
+        #expect(soc.count >= 4, "published every 0.5 s: \(daemon.log)")
+        // Channel 0 of the simulator starts at 15 % and charges at 1C: 3 s at 30× adds 2.5 %.
+        let last = try #require(soc.last)
+        #expect(last.value > 0.12 && last.value < 0.22, "SOC \(last.value)")
+        #expect(last.sigma.isFinite && last.sigma > 0 && last.source == "foekf")
     }
 
     @Test func systemdNotificationsFromTheRealProcess() async throws {

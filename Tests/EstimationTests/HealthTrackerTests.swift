@@ -1,11 +1,12 @@
 import Testing
 import BenchCore
 import Simulator
+import Fractional
 @testable import Estimation
 
 @Suite struct HealthTrackerTests {
     /// The simulator's own OCV table, as a lab would have measured it for the cell type.
-    static let ocv = OCVCurve(CellParameters.nmcOCV.map { ($0.soc, $0.volts) })
+    static let ocv = try? OCVTable(soc: CellParameters.nmcOCV.map(\.soc), voltage: CellParameters.nmcOCV.map(\.volts))
 
     /// Runs `hours` of CC-CV cycling through a tracker; returns its estimates and the true
     /// capacity of each program cycle (constant over a cycle: the run ages the cell between cycles).
@@ -31,7 +32,7 @@ import Simulator
 
     @Test func capacityFromRelaxedVoltagesMatchesSimulatorTruth() throws {
         var settings = HealthSettings(ratedCapacityAh: 3)
-        let curve: OCVCurve = try #require(Self.ocv)
+        let curve: OCVTable = try #require(Self.ocv)
         settings.ocv = curve
         let result = cycle(hours: 12, dt: 1, settings: settings)
         let measured = result.tracker.capacities
@@ -83,7 +84,7 @@ import Simulator
 
     @Test func capacityFollowsFadeAndForecastBracketsTheTruth() throws {
         var settings = HealthSettings(ratedCapacityAh: 3)
-        let curve: OCVCurve = try #require(Self.ocv)
+        let curve: OCVTable = try #require(Self.ocv)
         settings.ocv = curve
         let ageing = CellAgeing(capacitySqrtFadeAh: 0.03, capacityLinearFadeAh: 0.002)
         let result = cycle(hours: 150, dt: 2, ageing: ageing, settings: settings)

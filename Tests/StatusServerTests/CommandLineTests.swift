@@ -24,10 +24,13 @@ import Testing
         private let out = Mutex<[UInt8]>([])
         private let err = Mutex<[UInt8]>([])
         private let exit: AsyncStream<Int32>
+        /// One element per output pipe that reached its end.
+        private let outputEnded: AsyncStream<Void>
 
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        init(_ arguments: [String], environment: [String: String] = [:], executable: URL = CommandLineTests.executable,
+             input: String? = nil) throws {
             process = Process()
-            process.executableURL = CommandLineTests.executable
+            process.executableURL = executable
             process.arguments = arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             let (exit, exited) = AsyncStream.makeStream(of: Int32.self)
@@ -35,13 +38,32 @@ import Testing
             let stdout = Pipe(), stderr = Pipe()
             process.standardOutput = stdout
             process.standardError = stderr
-            stdout.fileHandleForReading.readabilityHandler = { [self] h in out.withLock { $0 += h.availableData } }
-            stderr.fileHandleForReading.readabilityHandler = { [self] h in err.withLock { $0 += h.availableData } }
+            let (outputEnded, ended) = AsyncStream.makeStream(of: Void.self)
+            self.outputEnded = outputEnded
+            Self.collect(stdout, ended) { [self] data in out.withLock { $0 += data } }
+            Self.collect(stderr, ended) { [self] data in err.withLock { $0 += data } }
             process.terminationHandler = { p in
                 exited.yield(p.terminationStatus)
                 exited.finish()
             }
+            let stdin = Pipe()
+            process.standardInput = stdin
             try process.run()
+            if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+            try stdin.fileHandleForWriting.close()
+        }
+
+        private static func collect(_ pipe: Pipe, _ ended: AsyncStream<Void>.Continuation,
+                                    _ append: @escaping @Sendable (Data) -> Void) {
+            pipe.fileHandleForReading.readabilityHandler = { handle in
+                let data = handle.availableData
+                if data.isEmpty {
+                    handle.readabilityHandler = nil
+                    ended.yield()
+                } else {
+                    append(data)
+                }
+            }
         }
 
         var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }
@@ -49,8 +71,22 @@ import Testing
         func finished() async -> Outcome {
             var status: Int32 = -1
             for await s in exit { status = s }
-            // Output written just before exit may still be in the pipe.
-            try? await Task.sleep(for: .milliseconds(100))
+            // Output written just before exit may still be in the pipes: read both to their end.
+            // A process spawned concurrently by another test can inherit a pipe's write end and
+            // delay its end, so wait at most 2 s; the output itself is already in the pipe.
+            let outputEnded = self.outputEnded
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    var open = 2
+                    for await _ in outputEnded {
+                        open -= 1
+                        if open == 0 { break }
+                    }
+                }
+                group.addTask { try? await Task.sleep(for: .seconds(2)) }
+                await group.next()
+                group.cancelAll()
+            }
             return Outcome(status: status, stdout: stdout, stderr: err.withLock { String(decoding: $0, as: UTF8.self) })
         }
     }
@@ -88,7 +124,7 @@ import Testing
     @Test func missingSocketIsAClearError() async throws {
         let result = await (try Run(["status", "--socket", "/nonexistent/cellbench.sock"])).finished()
         #expect(result.status != 0)
-        #expect(result.stderr.contains("cannot connect to /nonexistent/cellbench.sock"))
+        #expect(result.stderr.contains("cannot connect to /nonexistent/cellbench.sock: No such file or directory (is cellbenchd running?)"))
     }
 
     @Test func tailFollowsOneChannelUntilTheServerStops() async throws {
@@ -113,6 +149,32 @@ import Testing
             // e.g. "2025-11-21T04:40:00.000Z sample   B02 #1 3.0001 V -0.5000 A 25.0 °C +0.000001 Ah"
             #expect(first.hasPrefix("2025-11-21T04:40:00.000Z sample   B02 #"))
             #expect(first.contains(" V -0.5000 A 25.0 °C +"))
+        }
+    }
+
+    /// A client we did not write: socat sends two requests, shuts down its
+    /// sending side, and gets both replies before the server closes.
+    @Test func socatGetsHelloAndRepliesThenTheServerCloses() async throws {
+        let searchPath = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        let found = searchPath.split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent("socat") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        let socat = try #require(found, "socat not installed (scripts/setup installs it)")
+        try await TestServer.run { t in
+            let requests = #"{"op":"status","id":1}"# + "\n" + #"{"op":"history","id":2,"stream":"samples"}"# + "\n"
+            let result = await (try Run(["-t", "10", "-", "UNIX-CONNECT:\(t.socketPath)"], executable: socat,
+                                        input: requests)).finished()
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            let decoder = LineEncoding.makeDecoder()
+            let messages = try result.stdout.split(separator: "\n").map {
+                try decoder.decode(ServerMessage.self, from: Data($0.utf8))
+            }
+            guard messages.count == 3, case .hello = messages[0], case .status(let status) = messages[1],
+                  case .history(let history) = messages[2] else {
+                Issue.record("unexpected reply: \(result.stdout)")
+                return
+            }
+            #expect(status.id == .number(1))
+            #expect(history.id == .number(2) && history.records.isEmpty)
         }
     }
 

@@ -54,8 +54,12 @@ import Testing
 
         let reader = try StoreReader(path: path)
         #expect(try sqliteShell(path, "PRAGMA user_version") == "\(StoreSchema.currentVersion)")
-        #expect(try sqliteShell(path, "SELECT name FROM sqlite_schema WHERE name IN ('samples_by_time', 'sweep_analyses') ORDER BY name")
-            == "samples_by_time\nsweep_analyses")
+        // Version 2 added the per-sample time index and sweep analyses; version 3 replaced the
+        // index by the block index, built from the samples already stored.
+        #expect(try sqliteShell(path, "SELECT name FROM sqlite_schema WHERE name IN ('samples_by_time', 'sweep_analyses', 'sample_blocks') ORDER BY name")
+            == "sample_blocks\nsweep_analyses")
+        #expect(try sqliteShell(path, "SELECT channel, block, min_wall_ns, max_wall_ns FROM sample_blocks")
+            == "1|0|1772366400000000000|1772366401000000000")
 
         let channel = try reader.channel(named: "A01")
         #expect(channel == ChannelInfo(id: ChannelID(1), name: "A01", instrument: "cycler-1", instrumentChannel: 0,
@@ -123,5 +127,42 @@ import Testing
         #expect(try db.integer("PRAGMA foreign_keys") == 1)
         #expect(try db.integer("PRAGMA busy_timeout") == 5000)
         #expect(try sqliteShell(path, "PRAGMA journal_mode") == "wal")
+    }
+}
+
+@Suite struct SampleBlockIndexTests {
+    /// Time-range reads through the block index return exactly the samples whose wall time is in
+    /// range, across block boundaries, for samples written over several batches.
+    @Test func timeRangeReadsMatchABruteForceFilter() async throws {
+        let dir = try TempDirectory()
+        let path = dir.file("blocks.db")
+        let streams = BenchStreams()
+        let writer = try BatchWriter(path: path, streams: streams, watermarks: CommitWatermarks(),
+                                     options: BatchOptions(batchSize: 1000, interval: .milliseconds(5)))
+        let a = try writer.registerChannel(name: "A", instrument: "x", instrumentChannel: 0).id
+        let b = try writer.registerChannel(name: "B", instrument: "x", instrumentChannel: 1).id
+        writer.start()
+        // 10,000 samples per channel (three blocks of 4096), 1 ms apart, interleaved.
+        let t0: Int64 = 1_800_000_000_000_000_000
+        var all: [Sample] = []
+        for n in 1...10_000 as ClosedRange<UInt64> {
+            for channel in [a, b] {
+                let s = Sample(channel: channel, sequence: n, time: Timestamp(monotonicNs: Int64(n), wallNs: t0 + Int64(n) * 1_000_000),
+                               voltage: Double(n), current: 0)
+                streams.samples.push(s)
+                all.append(s)
+            }
+        }
+        streams.closeAll()
+        try await writer.finish()
+
+        let reader = try StoreReader(path: path)
+        for (from, to) in [(t0, t0 + 5_000_000), (t0 + 4_000_000_000, t0 + 4_200_000_000), (t0 + 9_999_000_000, t0 + 20_000_000_000)] {
+            let expected = all.filter { $0.channel == b && $0.time.wallNs >= from && $0.time.wallNs <= to }.map(\.sequence)
+            #expect(try reader.samples(channel: b, from: from, to: to).map(\.sequence) == expected)
+        }
+        #expect(try reader.samples(channel: a, from: t0 + 20_000_000_000).isEmpty)
+        #expect(try reader.samples(channel: a).count == 10_000)
+        #expect(try reader.samples(channel: a, order: .newestFirst, limit: 2).map(\.sequence) == [10_000, 9_999])
     }
 }

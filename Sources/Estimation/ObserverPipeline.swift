@@ -1,0 +1,48 @@
+import BenchCore
+import Fractional
+
+/// Runs the SOC observer of every channel that has a cell model, online.
+///
+/// Every sample goes through its channel's observer; the estimates are
+/// published at most once per `publishInterval` per channel (SOC with its σ as
+/// `soc`, and the measured minus predicted voltage as `voltage_residual`), so
+/// the store and subscribers are not flooded at high sample rates.
+public struct ObserverPipeline: Sendable {
+    let observers: [ChannelID: SOCObserver]
+    let publishInterval: Double
+
+    public init(observers: [ChannelID: SOCObserver], publishIntervalSeconds: Double = 1) {
+        self.observers = observers
+        self.publishInterval = publishIntervalSeconds
+    }
+
+    /// Follows the sample ring until cancelled or closed.
+    public func run(streams: BenchStreams) async {
+        guard !observers.isEmpty else { return }
+        var running = observers
+        var lastPublished: [ChannelID: Double] = [:]
+        var cursor = streams.samples.makeCursor()
+        var samples: [Sample] = []
+        samples.reserveCapacity(1024)
+        while true {
+            streams.samples.read(&cursor, into: &samples, maximum: 1024)
+            for sample in samples where sample.voltage.isFinite && sample.current.isFinite {
+                guard var observer = running[sample.channel] else { continue }
+                running[sample.channel] = nil  // keep the observer uniquely referenced while it updates
+                let estimate = observer.consume(sample)
+                let method = observer.method
+                running[sample.channel] = observer
+                let now = sample.time.monotonicSeconds
+                if let last = lastPublished[sample.channel], now - last < publishInterval { continue }
+                lastPublished[sample.channel] = now
+                streams.estimates.push(estimate.record(channel: sample.channel, time: sample.time, method: method))
+                streams.estimates.push(Estimate(channel: sample.channel, time: sample.time, quantity: "voltage_residual",
+                                                value: sample.voltage - estimate.predictedVoltage, source: method.rawValue))
+            }
+            if samples.isEmpty {
+                if streams.samples.isClosed || Task.isCancelled { return }
+                await streams.samples.waitForData(after: cursor)
+            }
+        }
+    }
+}

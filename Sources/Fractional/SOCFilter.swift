@@ -1,0 +1,192 @@
+/// Tuning of the SOC filters. All noise figures are one standard deviation, SI units.
+public struct FilterTuning: Sendable, Hashable {
+    /// Voltage measurement noise plus model error, V.
+    public var voltageNoise: Double = 0.01
+    /// White noise of each current sample, A (drives the SOC uncertainty).
+    public var currentNoise: Double = 0.02
+    /// Random-walk intensity of each element voltage, V/√s (model error in the dynamics).
+    public var polarizationNoise: Double = 2e-4
+    /// Uncertainty of the initial SOC.
+    public var initialSOCSigma: Double = 0.25
+    /// Estimate a constant current-sensor bias as a state.
+    public var estimateBias = false
+    /// Initial uncertainty of that bias, A.
+    public var biasSigma: Double = 0.05
+    /// Random-walk intensity of the bias, A/√s.
+    public var biasDrift: Double = 1e-5
+    /// Relative uncertainty of the capacity (0, the default, takes it as exact). When > 0 a
+    /// capacity-scale error is a state, so the SOC σ grows with charge throughput. Off by
+    /// default: on the Panasonic drive cycles it learns model error as capacity and worsens the SOC.
+    public var capacitySigma: Double = 0
+
+    public init() {}
+}
+
+/// One filter output.
+public struct SOCEstimate: Sendable, Hashable {
+    public var soc: Double
+    /// One standard deviation of `soc`.
+    public var socSigma: Double
+    /// Voltage the model predicted for this sample before seeing it, V.
+    public var predictedVoltage: Double
+    /// Estimated current-sensor bias, A (0 when not estimated); measured = true + bias.
+    public var currentBias: Double
+
+    public init(soc: Double, socSigma: Double, predictedVoltage: Double, currentBias: Double) {
+        self.soc = soc
+        self.socSigma = socSigma
+        self.predictedVoltage = predictedVoltage
+        self.currentBias = currentBias
+    }
+}
+
+/// Extended Kalman filter on SOC and the element voltages of a `CellModel`,
+/// with OCV(SOC) as the output nonlinearity.
+///
+/// The element voltages keep their whole memory through their exponential
+/// sums; a Kalman correction of an element voltage enters as a new Caputo
+/// initial value and relaxes with the element's own free response, and the
+/// linearised transition over a step of length h is that free response
+/// (`E_α(-h^α/(RT))` for an R ∥ CPE, `e^(-h/RC)` for an RC). The same code is
+/// the integer-order EKF when every branch has α = 1, and plain coulomb
+/// counting when `correct` is false. Optional states: a current-sensor bias and
+/// a capacity-scale error (which makes the SOC σ grow with charge throughput).
+///
+/// Fixed-size state; no allocation after `init`.
+public struct SOCFilter: Sendable {
+    public let model: CellModel
+    public let tuning: FilterTuning
+    /// Use the voltage (EKF); false gives coulomb counting with propagated uncertainty.
+    public let correct: Bool
+    private var simulator: CellSimulator
+    private var bias = 0.0
+    /// Relative capacity-scale error: the SOC moves by (1 + ε) times what the model capacity gives.
+    private var capacityError = 0.0
+    /// Time since the filter started, s: a constant bias error has acted on the elements that long.
+    private var elapsed = 0.0
+    private let size: Int
+    private let biasIndex: Int
+    private let capacityIndex: Int
+    private var covariance: [Double]
+    private var transition: [Double]
+    private var scratch: [Double]
+    private var gain: [Double]
+    private var h: [Double]
+
+    public init(model: CellModel, tuning: FilterTuning = FilterTuning(), initialSOC: Double, correct: Bool = true,
+                minimumStep: Double = 1e-3, horizon: Double = 1e9) {
+        self.model = model
+        self.tuning = tuning
+        self.correct = correct
+        simulator = CellSimulator(model: model, initialSOC: initialSOC, minimumStep: minimumStep, horizon: horizon)
+        let elements = model.elements.count
+        biasIndex = tuning.estimateBias ? 1 + elements : -1
+        capacityIndex = tuning.capacitySigma > 0 ? 1 + elements + (tuning.estimateBias ? 1 : 0) : -1
+        size = 1 + elements + (tuning.estimateBias ? 1 : 0) + (capacityIndex >= 0 ? 1 : 0)
+        covariance = Array(repeating: 0, count: size * size)
+        covariance[0] = tuning.initialSOCSigma * tuning.initialSOCSigma
+        if biasIndex >= 0 { covariance[biasIndex * size + biasIndex] = tuning.biasSigma * tuning.biasSigma }
+        if capacityIndex >= 0 { covariance[capacityIndex * size + capacityIndex] = tuning.capacitySigma * tuning.capacitySigma }
+        transition = covariance
+        scratch = covariance
+        gain = Array(repeating: 0, count: size)
+        h = gain
+    }
+
+    public var soc: Double { simulator.soc }
+    public var socSigma: Double { covariance[0].squareRoot() }
+    public var currentBias: Double { bias }
+
+    /// Advances over `step` seconds with `heldCurrent` (the previous sample's current, A) and
+    /// then takes the new sample (`voltage` V at `current` A).
+    public mutating func update(step: Double, heldCurrent: Double, voltage: Double, current: Double) -> SOCEstimate {
+        if step > 0 { predict(step: step, heldCurrent: heldCurrent) }
+        let predicted = simulator.voltage(current: current - bias)
+        if correct { measure(voltage: voltage, predicted: predicted) }
+        return SOCEstimate(soc: simulator.soc, socSigma: socSigma, predictedVoltage: predicted, currentBias: bias)
+    }
+
+    private mutating func predict(step: Double, heldCurrent: Double) {
+        let k = model.socPerCoulomb
+        let current = heldCurrent - bias
+        simulator.advance(by: step, current: current)
+        simulator.correct(soc: current * step * k * capacityError)
+        // F: identity, element decays on the diagonal, bias couplings in the last column.
+        for i in transition.indices { transition[i] = 0 }
+        transition[0] = 1
+        elapsed += step
+        for e in simulator.memories.indices {
+            let row = 1 + e
+            transition[row * size + row] = simulator.memories[e].lastStepRelaxation
+        }
+        if biasIndex >= 0 {
+            transition[biasIndex] = -step * k * (1 + capacityError)
+            transition[biasIndex * size + biasIndex] = 1
+        }
+        if capacityIndex >= 0 {
+            transition[capacityIndex] = current * step * k
+            transition[capacityIndex * size + capacityIndex] = 1
+        }
+        // P ← F P Fᵀ + Q
+        for i in 0..<size {
+            for j in 0..<size {
+                var sum = 0.0
+                for m in 0..<size { sum += transition[i * size + m] * covariance[m * size + j] }
+                scratch[i * size + j] = sum
+            }
+        }
+        for i in 0..<size {
+            for j in 0..<size {
+                var sum = 0.0
+                for m in 0..<size { sum += scratch[i * size + m] * transition[j * size + m] }
+                covariance[i * size + j] = sum
+            }
+        }
+        let socNoise = tuning.currentNoise * step * k
+        covariance[0] += socNoise * socNoise
+        for e in simulator.memories.indices {
+            covariance[(1 + e) * size + 1 + e] += tuning.polarizationNoise * tuning.polarizationNoise * step
+        }
+        if biasIndex >= 0 { covariance[biasIndex * size + biasIndex] += tuning.biasDrift * tuning.biasDrift * step }
+    }
+
+    private mutating func measure(voltage: Double, predicted: Double) {
+        for i in h.indices { h[i] = 1 }
+        h[0] = model.ocv.slope(at: simulator.soc)
+        if capacityIndex >= 0 { h[capacityIndex] = 0 }
+        if biasIndex >= 0 {
+            // A constant bias error δb has shifted each element by -δb·S(elapsed) (its whole step
+            // response, not a one-step Markov approximation, which overstates a fractional
+            // integrator's accumulation) and the ohmic drop by -δb·R0.
+            var sensitivity = -model.seriesResistance
+            for element in model.elements { sensitivity -= element.stepResponse(elapsed) }
+            h[biasIndex] = sensitivity
+        }
+        // S = H P Hᵀ + R, K = P Hᵀ / S
+        var s = tuning.voltageNoise * tuning.voltageNoise
+        for i in 0..<size {
+            var row = 0.0
+            for j in 0..<size { row += covariance[i * size + j] * h[j] }
+            gain[i] = row
+            s += h[i] * row
+        }
+        let innovation = voltage - predicted
+        for i in 0..<size { gain[i] /= s }
+        simulator.correct(soc: gain[0] * innovation)
+        for e in 0..<model.elements.count { simulator.shiftElement(e, by: gain[1 + e] * innovation) }
+        if biasIndex >= 0 { bias += gain[biasIndex] * innovation }
+        if capacityIndex >= 0 { capacityError += gain[capacityIndex] * innovation }
+        // P ← P - K S Kᵀ (symmetric form of (I - K H) P)
+        for i in 0..<size {
+            for j in 0..<size { covariance[i * size + j] -= gain[i] * gain[j] * s }
+        }
+    }
+}
+
+extension CellSimulator {
+    /// Adds `delta` to the SOC (a filter correction).
+    public mutating func correct(soc delta: Double) { soc += delta }
+
+    /// Shifts element `index`'s voltage by `delta` V as a new initial value.
+    public mutating func shiftElement(_ index: Int, by delta: Double) { memories[index].shiftVoltage(by: delta) }
+}

@@ -1,0 +1,170 @@
+import BenchCore
+import Logging
+import Synchronization
+
+/// Drives a single-channel galvanostat / potentiostat over a line protocol.
+///
+/// Protection limits and the instrument watchdog are pushed on every
+/// connection; the watchdog is armed by default and fed by the reading
+/// queries, so if the daemon dies the instrument turns its output off by
+/// itself. Readings are polled at `recordInterval` and pushed as samples; a
+/// restart of the instrument's reading counter is reported as a `gap`.
+public final class GalvanostatDriver: BenchInstrument {
+    public let name: String
+    public let kind = InstrumentKind.galvanostat
+    public let channel: ChannelID
+    public let protection: ProtectionLimits
+    /// Instrument watchdog, s (0 = off).
+    public let watchdog: Double
+    public let recordInterval: Double
+    public let backoff: Backoff
+    private let session: LineSession
+    private let monitor: LinkMonitor
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    struct State {
+        var setpoint: SourceSetpoint?
+        var epoch: UInt32 = 0
+        var lastSequence: UInt32?
+        var lastTime: Double = 0
+        var tripCode = 0
+    }
+
+    static let requirement = LineProtocolDefinition.Requirement(
+        commands: ["reset": [], "clear": [], "function": ["function"], "set_current": ["current"], "set_voltage": ["voltage"],
+                   "set_current_limit": ["current"], "output_on": [], "output_off": [],
+                   "protect_voltage_high": ["voltage"], "protect_voltage_low": ["voltage"], "protect_current": ["current"],
+                   "protect_temperature": ["temperature"], "watchdog": ["seconds"], "clear_trip": []],
+        queries: ["identify": ([], []), "error": ([], ["code"]), "trip": ([], ["code"]),
+                  "read": ([], ["sequence", "time", "voltage", "current", "temperature"])],
+        words: ["current", "voltage", "rest"])
+
+    public init(name: String, definition: LineProtocolDefinition, line: SerialLine, channel: ChannelID, protection: ProtectionLimits,
+                watchdog: Double = 10, recordInterval: Double = 1, backoff: Backoff = Backoff(), logger: Logger = Logger(label: "cellbench.instruments")) {
+        self.name = name
+        self.channel = channel
+        self.protection = protection
+        self.watchdog = watchdog
+        self.recordInterval = recordInterval
+        self.backoff = backoff
+        session = LineSession(definition: definition, line: line)
+        monitor = LinkMonitor(instrument: name)
+        self.logger = logger
+    }
+
+    public var channels: [ChannelID] { [channel] }
+    public func linkStatus() -> LinkStatus { monitor.current }
+
+    public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
+        if let committed = watermarks.committed(channel) {
+            state.withLock {
+                $0.epoch = UInt32(truncatingIfNeeded: committed >> 32)
+                $0.lastSequence = UInt32(truncatingIfNeeded: committed)
+            }
+        }
+        await superviseLink(monitor: monitor, streams: streams, logger: logger, backoff: backoff) { connected in
+            _ = try await session.query("identify")
+            try await restore()
+            connected()
+            var lastTripCheck = 0.0
+            while true {
+                // A power-cycled instrument came back with its defaults: give it our settings again.
+                if try await readSample(streams: streams, logger: logger) { try await restore() }
+                if BenchClock.monotonicSeconds() - lastTripCheck >= 1 {
+                    lastTripCheck = BenchClock.monotonicSeconds()
+                    try await checkTrip(streams: streams, logger: logger)
+                }
+                try await Task.sleep(for: .seconds(recordInterval))
+            }
+        }
+        await session.line.disconnect()
+    }
+
+    /// Sets the source; remembered and restored after a reconnection.
+    public func apply(_ setpoint: SourceSetpoint) async throws {
+        state.withLock { $0.setpoint = setpoint }
+        try await send(setpoint)
+    }
+
+    public func safeStop(channel: ChannelID) async throws {
+        state.withLock { $0.setpoint = nil }
+        try await session.send("output_off")
+        try await session.send("function", ["function": .word(session.word("rest"))])
+    }
+
+    private func restore() async throws {
+        try await session.send("clear")
+        try await session.send("protect_voltage_high", ["voltage": .number(protection.voltageHigh)])
+        try await session.send("protect_voltage_low", ["voltage": .number(protection.voltageLow)])
+        try await session.send("protect_current", ["current": .number(protection.current)])
+        try await session.send("protect_temperature", ["temperature": .number(protection.temperature)])
+        try await session.send("watchdog", ["seconds": .number(watchdog)])
+        try await session.checkErrors(after: "protection")
+        let trip = try await session.query("trip")["code"]?.integer ?? 0
+        if trip == 0, let setpoint = state.withLock({ $0.setpoint }) { try await send(setpoint) }
+    }
+
+    private func send(_ setpoint: SourceSetpoint) async throws {
+        switch setpoint {
+        case .rest:
+            try await session.send("function", ["function": .word(session.word("rest"))])
+        case .constantCurrent(let current):
+            try await session.send("set_current", ["current": .number(current)])
+            try await session.send("function", ["function": .word(session.word("current"))])
+        case .constantVoltage(let voltage, let limit), .constantCurrentConstantVoltage(_, let voltage, let limit):
+            // The galvanostat has no CC-CV mode of its own: the schedule switches CC to CV.
+            try await session.send("set_voltage", ["voltage": .number(voltage)])
+            try await session.send("set_current_limit", ["current": .number(abs(limit))])
+            try await session.send("function", ["function": .word(session.word("voltage"))])
+        }
+        try await session.send("output_on")
+        try await session.checkErrors(after: "source settings")
+    }
+
+    /// Reads one sample; returns whether the instrument restarted since the last one.
+    private func readSample(streams: BenchStreams, logger: Logger) async throws -> Bool {
+        let reply = try await session.query("read")
+        let received = Timestamp.now()
+        guard let seq = reply["sequence"]?.integer, seq >= 0, let t = reply["time"]?.number,
+              let v = reply["voltage"]?.number, let i = reply["current"]?.number else {
+            throw TransportError.garbled("\(name): reading has a bad sequence number or value")
+        }
+        let sequence = UInt32(truncatingIfNeeded: seq)
+        let (full, restartedFrom) = state.withLock { s -> (UInt64?, UInt32?) in
+            var restartedFrom: UInt32?
+            if let last = s.lastSequence, sequence < last || t < s.lastTime {
+                restartedFrom = last
+                s.epoch &+= 1
+            } else if let last = s.lastSequence, sequence == last {
+                return (nil, nil)
+            }
+            s.lastSequence = sequence
+            s.lastTime = t
+            return (UInt64(s.epoch) << 32 | UInt64(sequence), restartedFrom)
+        }
+        if let restartedFrom {
+            let message = "\(name): instrument restarted (reading counter went from \(restartedFrom) to \(sequence))"
+            logger.warning("\(message)", metadata: ["instrument": "\(name)"])
+            streams.events.push(BenchEvent(channel: channel, severity: .warning, kind: "gap", message: message, instrument: name))
+        }
+        if let full {
+            streams.samples.push(Sample(channel: channel, sequence: full, time: received, instrumentTime: t, voltage: v, current: i,
+                                        temperature: reply["temperature"]?.number ?? .nan))
+        }
+        return restartedFrom != nil
+    }
+
+    private func checkTrip(streams: BenchStreams, logger: Logger) async throws {
+        let code = try await session.query("trip")["code"]?.integer ?? 0
+        let previous = state.withLock { s -> Int in
+            let old = s.tripCode
+            s.tripCode = code
+            return old
+        }
+        guard code != 0, code != previous else { return }
+        let message = "\(name): tripped (\(CyclerDriver.tripReasons[code] ?? "code \(code)")); output is off"
+        logger.error("\(message)", metadata: ["instrument": "\(name)"])
+        streams.events.push(BenchEvent(channel: channel, severity: .error, kind: "instrument-error", message: message, instrument: name))
+    }
+}
