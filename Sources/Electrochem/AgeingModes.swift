@@ -74,7 +74,7 @@ extension AgeingModes {
         let folds = max(2, folds)
         let largest = min(v.rows, v.columns) * (folds - 1) / folds
         guard ranks.lowerBound >= 1, ranks.upperBound <= largest else { throw .badRank(ranks.upperBound, maximum: largest) }
-        var generator = SplitMix(seed: options.seed ^ 0xB1C5)
+        var generator = SplitMix64(seed: options.seed ^ 0xB1C5)
         let rowGroup = generator.groups(count: v.rows, into: folds)
         let columnGroup = generator.groups(count: v.columns, into: folds)
         return ranks.map { rank in
@@ -150,18 +150,14 @@ struct DenseMatrix: Sendable {
         return out
     }
 
-    /// `selfᵀ · other` (both with the same number of rows).
-    func transposeTimes(_ other: DenseMatrix) -> DenseMatrix {
-        var out = DenseMatrix(rows: columns, columns: other.columns)
-        for r in 0..<rows {
-            for i in 0..<columns {
-                let x = self[r, i]
-                if x == 0 { continue }
-                for j in 0..<other.columns { out[i, j] += x * other[r, j] }
-            }
-        }
+    var transposed: DenseMatrix {
+        var out = DenseMatrix(rows: columns, columns: rows)
+        for i in 0..<rows { for j in 0..<columns { out[j, i] = self[i, j] } }
         return out
     }
+
+    /// `selfᵀ · other` (both with the same number of rows).
+    func transposeTimes(_ other: DenseMatrix) -> DenseMatrix { transposed.times(other) }
 
     /// `self · other`.
     func times(_ other: DenseMatrix) -> DenseMatrix {
@@ -177,22 +173,7 @@ struct DenseMatrix: Sendable {
     }
 }
 
-/// SplitMix64: a small seedable generator, so starts and folds are reproducible.
-struct SplitMix: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1).
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992 }
-
+extension SplitMix64 {
     /// A balanced random assignment of `count` items to `groups` groups.
     mutating func groups(count: Int, into groups: Int) -> [Int] {
         var labels = (0..<count).map { $0 % groups }
@@ -212,7 +193,7 @@ enum HALS {
 
     /// The best of `options.starts` random starts.
     static func best(_ v: DenseMatrix, options: AgeingModeOptions) -> Fit {
-        var generator = SplitMix(seed: options.seed)
+        var generator = SplitMix64(seed: options.seed)
         var best = run(v, options: options, generator: &generator)
         for _ in 1..<max(options.starts, 1) {
             let fit = run(v, options: options, generator: &generator)
@@ -221,10 +202,10 @@ enum HALS {
         return best
     }
 
-    static func run(_ v: DenseMatrix, options: AgeingModeOptions, generator: inout SplitMix) -> Fit {
+    static func run(_ v: DenseMatrix, options: AgeingModeOptions, generator: inout SplitMix64) -> Fit {
         let k = options.rank
         var w = DenseMatrix(rows: v.rows, columns: k)
-        for index in w.data.indices { w.data[index] = generator.uniform() }
+        for index in w.data.indices { w.data[index] = generator.nextUnit() }
         normaliseColumns(&w)
         var h = signatures(for: v, activations: w)
         let norm = max(v.squaredNorm, .leastNormalMagnitude)

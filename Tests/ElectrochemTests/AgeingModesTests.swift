@@ -33,11 +33,11 @@ import BenchCore
     }
 
     static func history(_ modes: [([Double], [Double])], noise: Double = 0, seed: UInt64 = 3) -> [[Double]] {
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         let rows = modes[0].0.count, columns = modes[0].1.count
         return (0..<rows).map { i in
             (0..<columns).map { j in
-                modes.reduce(0) { $0 + $1.0[i] * $1.1[j] } + noise * (2 * random.uniform() - 1)
+                modes.reduce(0) { $0 + $1.0[i] * $1.1[j] } + noise * (2 * random.nextUnit() - 1)
             }
         }
     }
