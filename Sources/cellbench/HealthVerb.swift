@@ -74,9 +74,9 @@ struct HealthVerb: ParsableCommand {
     private func printDetail(_ r: HealthReport) {
         print("Channel \(r.channel): rated \(ImpedanceFiles.number(r.ratedCapacityAh)) Ah, "
               + String(format: "%.1f", r.equivalentCycles) + " equivalent full cycles")
-        print("  time (UTC)                 cycles   capacity/Ah  σ/Ah     SOH_Q   method")
+        print("  time (UTC)                       cycles   capacity/Ah  σ/Ah     SOH_Q   method")
         for c in r.capacities {
-            print("  " + WallTime.iso8601(wallNs: c.wallNs).padding(toLength: 25, withPad: " ", startingAt: 0) + "  "
+            print("  " + WallTime.iso8601(wallNs: c.wallNs).padding(toLength: 31, withPad: " ", startingAt: 0) + "  "
                   + cell(c.equivalentCycles, 7, "%.1f") + "  " + cell(c.capacityAh, 11, "%.4f") + "  "
                   + cell(c.sigmaAh, 7, "%.4f") + "  " + cell(c.capacityAh / r.ratedCapacityAh, 6, "%.4f") + "  " + c.method)
         }

@@ -106,10 +106,10 @@ struct ModesVerb: AsyncParsableCommand {
             print("  mode \(k + 1): largest change at \(ImpedanceFiles.number(o.frequenciesHz[peak])) Hz: "
                   + "ΔRe \(ImpedanceFiles.number(s.realOhm[peak])) Ω, ΔIm \(ImpedanceFiles.number(s.imaginaryOhm[peak])) Ω per unit activation")
         }
-        print("  sweep   time (UTC)                 " + (1...max(o.rank, 1)).map { "mode \($0)".padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+        print("  sweep   time (UTC)                       " + (1...max(o.rank, 1)).map { "mode \($0)".padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
         for s in o.sweeps {
             print("  " + String(s.sequence).padding(toLength: 6, withPad: " ", startingAt: 0) + "  "
-                  + WallTime.iso8601(wallNs: s.wallNs).padding(toLength: 25, withPad: " ", startingAt: 0) + "  "
+                  + WallTime.iso8601(wallNs: s.wallNs).padding(toLength: 31, withPad: " ", startingAt: 0) + "  "
                   + s.activations.map { String(format: "%.4f", $0).padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
         }
     }
