@@ -108,10 +108,7 @@ public struct HealthTracker: Sendable {
         guard let last else { return }
         let dt = t - last.t
         guard dt > 0, dt <= settings.maximumGapSeconds else {
-            // A gap breaks the charge count: no capacity across it, no step spanning it.
-            anchor = nil
-            restStart = nil
-            steps.reset()
+            breakCount()
             return
         }
         // The sample's current flowed over the interval that ends at it.
@@ -144,6 +141,14 @@ public struct HealthTracker: Sendable {
             }
         }
         steps = detector
+    }
+
+    /// Samples were lost (a gap in time, or records missed by a reader): no capacity is measured
+    /// and no step is followed across the break.
+    public mutating func breakCount() {
+        anchor = nil
+        restStart = nil
+        steps.reset()
     }
 
     /// End of the data: a rest still under way counts as finished.

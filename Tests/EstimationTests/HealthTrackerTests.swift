@@ -187,3 +187,31 @@ import Fractional
         #expect(out.map(\.value) == [1, 0.013 / 0.010])
     }
 }
+
+@Suite struct HealthPipelineTests {
+    @Test func publishesCapacityFromTheSampleRing() async throws {
+        let streams = BenchStreams()
+        var settings = HealthSettings(ratedCapacityAh: 3)
+        settings.upperVoltage = 4.15
+        settings.lowerVoltage = 3.0
+        let pipeline = HealthPipeline(trackers: [HealthTracker(channel: ChannelID(4), settings: settings)])
+        let task = Task { await pipeline.run(streams: streams) }
+        // run() reads from the next record on: push after it started.
+        try await Task.sleep(for: .milliseconds(50))
+        var run = AgeingCellRun(channel: ChannelID(4), ageing: CellAgeing(), startSOC: 0.5)
+        for _ in 0..<(8 * 3600 / 5) { streams.samples.push(run.step(dt: 5)) }
+        var cursor = RingCursor(position: 0)
+        var estimates: [Estimate] = []
+        for _ in 0..<500 where !estimates.contains(where: { $0.quantity == "capacity_ah" }) {
+            try await Task.sleep(for: .milliseconds(20))
+            var batch: [Estimate] = []
+            streams.estimates.read(&cursor, into: &batch)
+            estimates += batch
+        }
+        task.cancel()
+        await task.value
+        let capacity = try #require(estimates.first { $0.quantity == "capacity_ah" })
+        #expect(capacity.channel == ChannelID(4) && capacity.source == "throughput")
+        #expect(capacity.value > 2.7 && capacity.value < 3.0)
+    }
+}
