@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments", "Alarms",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -115,6 +115,19 @@ let package = Package(
         // Embedded SQLite store: schema and migrations, batch writer, queries, export.
         .target(name: "Storage", dependencies: ["BenchCore", "CSQLite"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "BenchCore", "CSQLite"], swiftSettings: swiftSettings),
+
+        // Alarm rules, cohort outlier detection, lifecycle and actions.
+        .target(
+            name: "Alarms",
+            dependencies: ["BenchCore", "TOMLConfig", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlarmsTests",
+            dependencies: ["Alarms", "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Daemon",
+                           .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
 
         // The daemon executable: everything lives in Daemon.
         .executableTarget(
@@ -180,7 +193,7 @@ let package = Package(
                 "Instruments",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 "Electrochem",
-                "Simulator",
+                "Alarms", "Simulator", "TOMLConfig", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],

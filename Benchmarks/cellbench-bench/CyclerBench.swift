@@ -27,8 +27,9 @@ struct CyclerBench: AsyncParsableCommand {
         var session = Session(map: map, port: port, configs: configs, streams: streams, watermarks: watermarks)
         // Rest keeps the cells where they are for any length of run; records are taken all the same.
         for c in configs { try await session.driver.apply(.rest, channel: c.channel) }
-        try await Task.sleep(for: .seconds(2))
-        let measured = await session.measure(seconds: seconds)
+        // Warm-up: connect, drain what accumulated, settle; not counted.
+        _ = await session.measure(seconds: 3, from: .oldest)
+        let measured = await session.measure(seconds: seconds, from: .next)
         await session.stop()
         print(String(format: "cycler: %d channels x %.1f records/s for %.0f s: %d records, %d missing, %d gap events",
                      channels, 1 / interval, seconds, measured.records, measured.missing, measured.gaps))
@@ -63,8 +64,8 @@ struct CyclerBench: AsyncParsableCommand {
         }
 
         /// Reads and commits for `seconds`; returns counts, latency percentiles and CPU share.
-        func measure(seconds: Double) async -> Measured {
-            var cursor = streams.samples.makeCursor(at: .oldest)
+        func measure(seconds: Double, from start: RingCursor.Start) async -> Measured {
+            var cursor = streams.samples.makeCursor(at: start)
             var batch: [Sample] = []
             var latencies: [Double] = []
             var last: [ChannelID: UInt64] = [:]

@@ -8,6 +8,7 @@ extension Bench {
         StatusBench.self,
         EndToEndBench.self,
         IngestBench.self,
+        AlarmsBench.self,
         ImpedanceBench.self,
         FractionalBench.self,
         HealthBench.self,

@@ -79,10 +79,13 @@ public enum BenchDaemon {
         let live = LiveView(streams: streams)
         let registry = PrometheusCollectorRegistry()
         let metrics = MetricsPublisher(registry: registry)
-        let provider = DaemonStatusProvider(channelList: channels, sources: sources, streams: streams, live: live,
+        let alarms = try await AlarmService.make(config: config, channels: channels, sources: sources, streams: streams,
+                                                 progress: progress, logger: Logger(label: "cellbenchd.alarms"))
+        let daemonProvider = DaemonStatusProvider(channelList: channels, sources: sources, streams: streams, live: live,
                                             store: progress, storePath: config.store.path,
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
+        let provider = AlarmingStatusProvider(base: daemonProvider, engine: alarms.engine)
         let observing = ObserverPipeline(
             observers: Dictionary(uniqueKeysWithValues: channels.compactMap { c in observers[c.name].map { (c.id, $0) } }),
             publishIntervalSeconds: config.estimateInterval)
@@ -117,6 +120,7 @@ public enum BenchDaemon {
                     .init(service: StatusService(server: status), serviceName: "status"),
                     .init(service: ConsumerService(name: "live") { await live.follow() }, serviceName: "live"),
                     .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
+                    .init(service: alarms, serviceName: "alarms"),
                     .init(service: ConsumerService(name: "observers") { await observing.run(streams: streams) }, serviceName: "observers"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),

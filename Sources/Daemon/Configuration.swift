@@ -1,3 +1,4 @@
+import Alarms
 import BenchCore
 import Electrochem
 import Estimation
@@ -53,6 +54,8 @@ public struct BenchConfiguration: Sendable {
     public var estimateInterval: Double
     public var instruments: [Instrument]
     public var channels: [Channel]
+    /// `[alarms]` rules and `[[cohorts]]` (see docs/alarms.md).
+    public var alarms: AlarmConfiguration
 
     /// Reads and validates a configuration file.
     public static func load(path: String) throws(ConfigError) -> BenchConfiguration {
@@ -62,7 +65,7 @@ public struct BenchConfiguration: Sendable {
     public init(document: ConfigDocument) throws(ConfigError) {
         let root = document.root
         file = document.file
-        try root.rejectUnknownKeys(["store", "status", "daemon", "analysis", "instruments", "channels"])
+        try root.rejectUnknownKeys(["store", "status", "daemon", "analysis", "instruments", "channels", "alarms", "cohorts"])
 
         let storeTable = try root.table("store")
         try storeTable.rejectUnknownKeys(["path", "batch_rows", "batch_interval_s"])
@@ -130,6 +133,7 @@ public struct BenchConfiguration: Sendable {
                                            default: .foekf)))
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
+        alarms = try AlarmConfiguration(alarms: root.optionalTable("alarms"), cohorts: root.tables("cohorts"), channels: channels.map(\.info))
     }
 
     /// A circuit string, checked by the impedance engine's parser so a typo is a start-up error.

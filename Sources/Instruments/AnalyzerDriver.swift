@@ -113,10 +113,12 @@ public final class AnalyzerDriver: BenchInstrument {
             }
         } catch {
             _ = finish(.aborted)
-            let message = "\(name): sweep aborted after \(points.count) point(s): \(error)"
-            logger.error("\(message)", metadata: ["instrument": "\(name)"])
-            streams.events.push(BenchEvent(channel: channel, severity: .error, kind: "sweep-aborted", message: message, instrument: name))
-            if error is CancellationError { try? await session.send("abort") }
+            // A shutdown is not an instrument fault: the sweep is still stored aborted, but reported as such.
+            let stopping = error is CancellationError
+            let message = "\(name): sweep aborted after \(points.count) point(s): \(stopping ? "acquisition stopped" : "\(error)")"
+            logger.log(level: stopping ? .notice : .error, "\(message)", metadata: ["instrument": "\(name)"])
+            streams.events.push(BenchEvent(channel: channel, severity: stopping ? .info : .error, kind: "sweep-aborted", message: message, instrument: name))
+            if stopping { try? await session.send("abort") }
             throw error
         }
     }

@@ -1,5 +1,6 @@
 import BenchCore
 import Numerics
+import Synchronization
 
 /// Settings of an in-process simulated bench: N virtual cells, each cycled
 /// CC-CV on its own, sampled at a fixed rate, with an impedance sweep at the
@@ -48,6 +49,8 @@ public struct SimulatedChannel: Sendable {
 public struct SimulatedBench: Sendable {
     public let settings: SimulatedBenchSettings
     public private(set) var channels: [SimulatedChannel]
+    /// Channels whose output was switched off by a safe-stop; shared by every copy of the bench.
+    public let outputs = OutputSwitches()
     private var random: SplitMix64
 
     /// Channels start at staggered states of charge so that a demo shows all phases at once.
@@ -71,8 +74,10 @@ public struct SimulatedBench: Sendable {
     /// Advances every channel by one tick and publishes the results.
     public mutating func tick(into streams: BenchStreams, now: Timestamp) {
         let dt = settings.timeScale / settings.sampleRateHz
+        let off = outputs.switchedOff
         for i in channels.indices {
-            let (current, restBegan) = channels[i].program.nextCurrent(for: channels[i].cell)
+            var (current, restBegan) = channels[i].program.nextCurrent(for: channels[i].cell)
+            if off.contains(channels[i].id) { (current, restBegan) = (0, false) }
             channels[i].cell.step(current: current, dt: dt)
             let cell = channels[i].cell
             let sample = Sample(channel: channels[i].id, sequence: channels[i].takeSequence(), time: now,
@@ -119,6 +124,14 @@ public struct SimulatedBench: Sendable {
             do { try await Task.sleep(until: deadline, clock: clock) } catch { break }
         }
     }
+}
+
+/// Which channels have their output switched off (safe-stopped): they carry no current until restarted.
+public final class OutputSwitches: Sendable {
+    private let off = Mutex<Set<ChannelID>>([])
+    public init() {}
+    public func switchOff(_ channel: ChannelID) { _ = off.withLock { $0.insert(channel) } }
+    public var switchedOff: Set<ChannelID> { off.withLock { $0 } }
 }
 
 /// Small, fast, seedable generator (SplitMix64) with Gaussian draws.

@@ -20,4 +20,20 @@ public final class SimulatedInstrument: AcquisitionSource {
     }
 
     public func linkStatus() -> LinkStatus { link.withLock { $0 } }
+
+    /// Stops the channel's current and keeps its output off, as the real instruments' safe-stop does.
+    public func safeStop(channel: ChannelID) async throws {
+        guard bench.channels.contains(where: { $0.id == channel }) else {
+            throw UnknownSimulatedChannel(description: "instrument \(name) has no channel \(channel)")
+        }
+        bench.outputs.switchOff(channel)
+    }
+
+    /// Channels safe-stopped so far.
+    public var stoppedChannels: Set<ChannelID> { bench.outputs.switchedOff }
+}
+
+/// A safe-stop for a channel the simulated instrument does not have.
+public struct UnknownSimulatedChannel: Error, CustomStringConvertible {
+    public let description: String
 }

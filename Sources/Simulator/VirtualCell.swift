@@ -45,6 +45,8 @@ public struct CellParameters: Sendable, Hashable {
     public var ambientC: Double = 25
     /// Self-discharge as a leakage resistance across the cell, Ω (infinite when healthy).
     public var leakageOhm: Double = .infinity
+    /// Heat released inside the cell beyond Joule heating, W (a fault such as an internal reaction; 0 when healthy).
+    public var internalHeatW: Double = 0
 
     public init() {}
 
@@ -111,7 +113,7 @@ public struct VirtualCell: Sendable {
         chargeAh += current * dt / 3600
         soc = min(max(soc + dq / parameters.capacityAh, 0), 1)
         // Joule heating in the resistances, Newtonian cooling to ambient (exact for constant heat).
-        let heat = current * current * (parameters.r0Ohm + parameters.branches.reduce(0) { $0 + $1.rOhm })
+        let heat = current * current * (parameters.r0Ohm + parameters.branches.reduce(0) { $0 + $1.rOhm }) + parameters.internalHeatW
         let tau = parameters.heatCapacity * parameters.thermalResistance
         let target = parameters.ambientC + heat * parameters.thermalResistance
         temperatureC = target + (temperatureC - target) * Double.exp(-dt / tau)

@@ -198,14 +198,31 @@ final class ClientSession: Sendable {
                 try await unsubscribe(request)
             case "history":
                 try await history(request)
+            case "ack":
+                try await acknowledge(request)
             case nil:
-                throw RequestError("missing \"op\"; expected one of status, subscribe, unsubscribe, history")
+                throw RequestError("missing \"op\"; expected one of \(Self.operations)")
             case let op?:
-                throw RequestError("unknown op \"\(op)\"; expected one of status, subscribe, unsubscribe, history")
+                throw RequestError("unknown op \"\(op)\"; expected one of \(Self.operations)")
             }
         } catch {
             send(.error(.init(id: request.id, message: "\(error)")))
         }
+    }
+
+    static let operations = "status, subscribe, unsubscribe, history, ack"
+
+    private func acknowledge(_ request: StatusRequest) async throws {
+        guard let id = request.alarm else { throw RequestError("ack: missing \"alarm\" (the alarm id)") }
+        guard let user = request.by, !user.isEmpty else { throw RequestError("ack: missing \"by\" (who acknowledges)") }
+        let alarm: Alarm
+        do {
+            alarm = try await context.provider.acknowledge(alarm: id, by: user, note: request.note ?? "")
+        } catch {
+            throw RequestError("ack: \(error)")
+        }
+        let names = ChannelNames(context.provider.channels())
+        send(.acknowledged(.init(id: request.id, alarm: AlarmFields(alarm, channel: alarm.channel.map { names[$0] }))))
     }
 
     private func subscribe(_ request: StatusRequest) async throws {

@@ -52,9 +52,14 @@ public struct StatusRequest: Sendable, Codable, Equatable {
     public var from: Double?
     public var to: Double?
     public var limit: Int?
+    /// `ack`: alarm id, who acknowledges, and a note.
+    public var alarm: Int64?
+    public var by: String?
+    public var note: String?
 
     public init(op: String, id: RequestID? = nil, streams: [String]? = nil, channels: [String]? = nil,
-                stream: String? = nil, channel: String? = nil, from: Double? = nil, to: Double? = nil, limit: Int? = nil) {
+                stream: String? = nil, channel: String? = nil, from: Double? = nil, to: Double? = nil, limit: Int? = nil,
+                alarm: Int64? = nil, by: String? = nil, note: String? = nil) {
         self.op = op
         self.id = id
         self.streams = streams
@@ -64,6 +69,9 @@ public struct StatusRequest: Sendable, Codable, Equatable {
         self.from = from
         self.to = to
         self.limit = limit
+        self.alarm = alarm
+        self.by = by
+        self.note = note
     }
 }
 
@@ -74,6 +82,7 @@ public enum ServerMessage: Sendable, Equatable {
     case subscribed(StreamsReply)
     case unsubscribed(StreamsReply)
     case history(HistoryReply)
+    case acknowledged(AcknowledgedReply)
     case record(RecordLine)
     case overrun(Overrun)
     case error(ErrorReply)
@@ -111,6 +120,12 @@ public enum ServerMessage: Sendable, Equatable {
         public var records: [RecordLine]
     }
 
+    public struct AcknowledgedReply: Sendable, Codable, Equatable {
+        public var id: RequestID?
+        /// The alarm in its acknowledged state.
+        public var alarm: AlarmFields
+    }
+
     public struct Overrun: Sendable, Codable, Equatable {
         public var stream: StreamKind
         /// Records this client will never see because the ring overwrote them first.
@@ -139,6 +154,7 @@ extension ServerMessage: Codable {
         case .subscribed(let p): try c.encode("subscribed", forKey: .type); try p.encode(to: encoder)
         case .unsubscribed(let p): try c.encode("unsubscribed", forKey: .type); try p.encode(to: encoder)
         case .history(let p): try c.encode("history", forKey: .type); try p.encode(to: encoder)
+        case .acknowledged(let p): try c.encode("acknowledged", forKey: .type); try p.encode(to: encoder)
         case .record(let r): try r.encode(to: encoder)
         case .overrun(let p): try c.encode("overrun", forKey: .type); try p.encode(to: encoder)
         case .error(let p): try c.encode("error", forKey: .type); try p.encode(to: encoder)
@@ -155,6 +171,7 @@ extension ServerMessage: Codable {
         case "subscribed": self = .subscribed(try StreamsReply(from: decoder))
         case "unsubscribed": self = .unsubscribed(try StreamsReply(from: decoder))
         case "history": self = .history(try HistoryReply(from: decoder))
+        case "acknowledged": self = .acknowledged(try AcknowledgedReply(from: decoder))
         case "overrun": self = .overrun(try Overrun(from: decoder))
         case "error": self = .error(try ErrorReply(from: decoder))
         case "dropped": self = .dropped(try Dropped(from: decoder))

@@ -97,6 +97,7 @@ public struct StatusConnection {
             case .subscribed(let r) where r.id == id: return line
             case .unsubscribed(let r) where r.id == id: return line
             case .history(let r) where r.id == id: return line
+            case .acknowledged(let r) where r.id == id: return line
             case .error(let r) where r.id == id || r.id == nil:
                 throw StatusClientError(description: "server error: \(r.message)")
             case .dropped(let r):

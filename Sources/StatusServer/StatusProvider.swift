@@ -15,9 +15,16 @@ public protocol StatusProvider: Sendable {
     /// Every configured channel. Used to translate channel names in requests
     /// and channel ids in records; cheap and non-blocking.
     func channels() -> [ChannelInfo]
+    /// Acknowledges an active alarm on behalf of `user`, returning it in its new state.
+    /// Throw an error whose description says why not; it is sent to the client.
+    func acknowledge(alarm id: Int64, by user: String, note: String) async throws -> Alarm
 }
 
 extension StatusProvider {
+    public func acknowledge(alarm id: Int64, by user: String, note: String) async throws -> Alarm {
+        throw AcknowledgementUnavailable()
+    }
+
     public func channel(named name: String) -> ChannelInfo? {
         channels().first { $0.name == name }
     }
@@ -127,4 +134,10 @@ public enum HistoryRecord: Sendable, Equatable {
     case estimate(Estimate)
     case alarm(Alarm)
     case event(BenchEvent)
+}
+
+/// The server runs without an alarm engine, so nothing can be acknowledged.
+public struct AcknowledgementUnavailable: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "this server has no alarm engine; nothing can be acknowledged" }
 }

@@ -60,7 +60,7 @@ public enum StatusText {
             return "!! disconnected by the server: \(d.reason)"
         case .error(let e):
             return "!! error: \(e.message)"
-        case .hello, .status, .subscribed, .unsubscribed, .history:
+        case .hello, .status, .subscribed, .unsubscribed, .history, .acknowledged:
             return nil
         }
     }

@@ -3,6 +3,8 @@ import ArgumentParser
 extension CellBench {
     /// Every verb of the CLI, one per line, in the order `--help` shows them.
     static let verbs: [any ParsableCommand.Type] = [
+        AckCommand.self,
+        AlarmsCommand.self,
         ExportCommand.self,
         SimulateCommand.self,
         StatusCommand.self,

@@ -86,3 +86,22 @@ struct FactoryTests {
         #expect(samples.contains { $0.channel == ChannelID(1) && abs($0.current - 2) < 1e-6 })
     }
 }
+
+@Suite("Shipped examples")
+struct ExampleTests {
+    @Test("Every instrument of examples/bench-instruments.toml builds a driver from its shipped driver file")
+    func benchInstrumentsExample() throws {
+        let document = try ConfigDocument(contentsOf: "\(Repository.root)/examples/bench-instruments.toml")
+        let channels = try document.root.tables("channels").enumerated().map { index, table in
+            ChannelInfo(id: ChannelID(index), name: try table.string("name"), instrument: try table.string("instrument"),
+                        instrumentChannel: try table.int("index"))
+        }
+        let factory = DriverFactory()
+        var kinds: [InstrumentKind] = []
+        for table in try document.root.tables("instruments") {
+            let name = try table.string("name")
+            kinds.append(try factory.make(table: table, channels: channels.filter { $0.instrument == name }).kind)
+        }
+        #expect(kinds == [.cycler, .analyzer, .galvanostat])
+    }
+}

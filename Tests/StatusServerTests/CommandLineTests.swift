@@ -53,17 +53,21 @@ import Testing
             try stdin.fileHandleForWriting.close()
         }
 
+        /// Reads a pipe to its end on a thread of its own. (A `readabilityHandler` would leave a
+        /// dispatch source watching the descriptor after the handle closes it; once the number is
+        /// reused elsewhere in the test process, libdispatch's event loop reads foreign events.)
         private static func collect(_ pipe: Pipe, _ ended: AsyncStream<Void>.Continuation,
                                     _ append: @escaping @Sendable (Data) -> Void) {
-            pipe.fileHandleForReading.readabilityHandler = { handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil
-                    ended.yield()
-                } else {
+            let handle = pipe.fileHandleForReading
+            let reader = Thread {
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
                     append(data)
                 }
+                ended.yield()
             }
+            reader.start()
         }
 
         var stdout: String { out.withLock { String(decoding: $0, as: UTF8.self) } }

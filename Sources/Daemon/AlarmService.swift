@@ -1,0 +1,59 @@
+import Alarms
+import BenchCore
+import Instruments
+import Logging
+import ServiceLifecycle
+import Simulator
+import StatusServer
+import Storage
+
+/// Runs the alarm engine as a service: alarms still open in the store are
+/// reloaded at start, so state survives a restart without duplicates.
+struct AlarmService: Service {
+    let engine: AlarmEngine
+
+    static func make(config: BenchConfiguration, channels: [ChannelInfo], sources: [any AcquisitionSource],
+                     streams: BenchStreams, progress: StoreProgress, logger: Logger) async throws -> AlarmService {
+        let path = config.store.path
+        let (open, highest) = try await BlockingQueue(label: "cellbench.alarms-load").run {
+            let reader = try StoreReader(path: path)
+            return (try reader.alarms(in: [.active, .acknowledged]), try reader.highestAlarmID())
+        }
+        let instruments = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let instrumentOf = Dictionary(channels.map { ($0.id, $0.instrument) }, uniquingKeysWith: { first, _ in first })
+        let engine = AlarmEngine(
+            configuration: config.alarms, channels: channels, initial: open, nextID: highest + 1, streams: streams,
+            safeStop: { channel in
+                guard let name = instrumentOf[channel], let instrument = instruments[name] else {
+                    throw DaemonError("channel \(channel) has no instrument")
+                }
+                switch instrument {
+                case let driven as any BenchInstrument: try await driven.safeStop(channel: channel)
+                case let simulated as SimulatedInstrument: try await simulated.safeStop(channel: channel)
+                default: throw DaemonError("instrument \(name) cannot safe-stop a channel")
+                }
+            },
+            links: { sources.map { (name: $0.name, status: $0.linkStatus()) } },
+            storeLagSeconds: { progress.stalledSeconds },
+            logger: logger)
+        logger.info("alarm engine ready", metadata: ["rules": "\(config.alarms.rules.count)", "open_alarms": "\(open.count)"])
+        return AlarmService(engine: engine)
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await engine.run() }
+    }
+}
+
+/// The daemon's status provider with acknowledgements handed to the alarm engine.
+struct AlarmingStatusProvider: StatusProvider {
+    let base: DaemonStatusProvider
+    let engine: AlarmEngine
+
+    func snapshot() async -> StatusSnapshot { await base.snapshot() }
+    func history(_ query: HistoryQuery) async throws -> [HistoryRecord] { try await base.history(query) }
+    func channels() -> [ChannelInfo] { base.channels() }
+    func acknowledge(alarm id: Int64, by user: String, note: String) async throws -> Alarm {
+        try engine.acknowledge(alarm: id, by: user, note: note)
+    }
+}
