@@ -11,5 +11,6 @@ extension Bench {
         AlarmsBench.self,
         ImpedanceBench.self,
         FractionalBench.self,
+        HealthBench.self,
     ]
 }

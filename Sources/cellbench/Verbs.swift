@@ -14,5 +14,7 @@ extension CellBench {
         SimResponseVerb.self,
         ReplayVerb.self,
         IdentifyVerb.self,
+        HealthVerb.self,
+        ModesVerb.self,
     ]
 }
