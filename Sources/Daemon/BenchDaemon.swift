@@ -89,6 +89,13 @@ public enum BenchDaemon {
         let observing = ObserverPipeline(
             observers: Dictionary(uniqueKeysWithValues: channels.compactMap { c in observers[c.name].map { (c.id, $0) } }),
             publishIntervalSeconds: config.estimateInterval)
+        // Health of every channel with a rated capacity: capacity, SOH, resistance, fade forecast.
+        // The OCV table of the channel's cell file, when it has one, dates the rests' SOC.
+        let health = HealthPipeline(trackers: channels.filter { $0.ratedCapacityAh > 0 }.map { info in
+            var settings = HealthSettings(ratedCapacityAh: info.ratedCapacityAh)
+            settings.ocv = observers[info.name]?.model.ocv
+            return HealthTracker(channel: info.id, settings: settings)
+        })
         let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
 
         // 3. The status socket.
@@ -122,6 +129,7 @@ public enum BenchDaemon {
                     .init(service: ConsumerService(name: "analysis", body: analysis), serviceName: "analysis"),
                     .init(service: alarms, serviceName: "alarms"),
                     .init(service: ConsumerService(name: "observers") { await observing.run(streams: streams) }, serviceName: "observers"),
+                    .init(service: ConsumerService(name: "health") { await health.run(streams: streams) }, serviceName: "health"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),
                     .init(service: supervisor, serviceName: "supervisor"),
