@@ -8,5 +8,6 @@ extension CellBench {
         TailCommand.self,
         FitVerb.self,
         KKVerb.self,
+        TrainInverseVerb.self,
     ]
 }
