@@ -29,7 +29,7 @@ struct TrainInverseVerb: ParsableCommand {
         var model = InverseModel(network: InverseNetwork(seed: seed))
         if let resume { model = try InverseFiles.model(resume) }
         var recipe = [
-            "command": "cellbench train-inverse" + (data.map { " --data \($0)" } ?? "") + " --out \(out) --steps \(steps) --batch \(batch) --learning-rate \(learningRate) --seed \(seed)",
+            "command": "cellbench train-inverse" + (data.map { " --data \($0)" } ?? "") + " --out \((out as NSString).lastPathComponent) --steps \(steps) --batch \(batch) --learning-rate \(learningRate) --seed \(seed)",
             "seed": "\(seed)",
             "real-spectra": real.map(\.name).joined(separator: ","),
             "synthetic": "1-3 arcs, 0-2% proportional noise, random range 10^[-3,-0.5]..10^[2.5,4.5] Hz",

@@ -9,5 +9,6 @@ extension CellBench {
         FitVerb.self,
         KKVerb.self,
         TrainInverseVerb.self,
+        EvalInverseVerb.self,
     ]
 }
