@@ -9,6 +9,9 @@ public struct SweepAnalysis: Sendable, Codable, Hashable {
     public var kkFailure: String?
     public var fit: FitResult?
     public var fitFailure: String?
+    /// For `li-ion` fitted through the inverse model: the network's parameters, the residual of the
+    /// fit, the network-to-polish parameter shift (uncertainty) and the data-quality flag.
+    public var inverse: InverseFit?
 }
 
 /// Analyses completed sweeps of one channel against its configured circuit.
@@ -20,18 +23,39 @@ public struct SweepAnalyzer: Sendable {
     public let circuit: Circuit
     public var fitOptions: FitOptions
     public var kkOptions: LinKKOptions
+    /// How the circuit is fitted; `inverse` methods need the `li-ion` circuit and `inverseModel`.
+    public var method: FitMethod
+    public var inverseModel: InverseModel?
 
-    public init(circuit: String, fitOptions: FitOptions = FitOptions(), kkOptions: LinKKOptions = LinKKOptions()) throws(CircuitParseError) {
+    /// `method` defaults to `inverse+lm` with the shipped model for the `li-ion` circuit, `lm` otherwise.
+    public init(circuit: String, fitOptions: FitOptions = FitOptions(), kkOptions: LinKKOptions = LinKKOptions(),
+                method: FitMethod? = nil, inverseModel: InverseModel? = nil) throws(CircuitParseError) {
         self.circuit = try Circuit(circuit)
         self.fitOptions = fitOptions
         self.kkOptions = kkOptions
+        let family = self.circuit.description == InverseModel.circuit.description
+        self.inverseModel = inverseModel ?? (family ? InverseModel.shipped : nil)
+        self.method = method ?? (family && self.inverseModel != nil ? .inverseThenLM : .lm)
     }
 
     public func analyze(_ points: [ImpedancePoint]) -> SweepAnalysis {
         let spectrum = Spectrum(points: points)
         var analysis = SweepAnalysis(circuit: circuit.description, pointCount: points.count)
         do { analysis.kk = try spectrum.linKK(kkOptions) } catch { analysis.kkFailure = error.reason }
-        do { analysis.fit = try circuit.fit(spectrum, options: fitOptions) } catch { analysis.fitFailure = error.reason }
+        do throws(FitFailure) {
+            if method == .lm {
+                analysis.fit = try circuit.fit(spectrum, options: fitOptions)
+            } else {
+                guard let inverseModel, circuit.description == InverseModel.circuit.description else {
+                    throw FitFailure(reason: "method \(method.rawValue) needs the \(LiIonFamily.circuitName) circuit and an inverse model")
+                }
+                let inverse = try inverseModel.fit(spectrum, method: method, options: fitOptions)
+                analysis.inverse = inverse
+                analysis.fit = inverse.fit
+            }
+        } catch {
+            analysis.fitFailure = error.reason
+        }
         return analysis
     }
 

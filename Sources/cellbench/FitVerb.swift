@@ -21,6 +21,9 @@ struct FitVerb: ParsableCommand {
     @Flag(help: "Drop points with Im Z > 0 (inductive) before fitting.") var dropInductive = false
     @Flag(help: "Print JSON instead of a table.") var json = false
     @Option(help: "Write Nyquist and Bode plots as SVG (with several files, the file name is added).") var plot: String?
+    @Option(help: "inverse, inverse+lm or lm (default: inverse+lm for the li-ion circuit, lm otherwise).")
+    var method: FitMethod?
+    @Option(help: "Inverse-model file (default: the model shipped with cellbench).") var model: String?
 
     func validate() throws {
         guard starts.map({ $0 >= 1 }) ?? true else { throw ValidationError("--starts must be at least 1") }
@@ -32,9 +35,16 @@ struct FitVerb: ParsableCommand {
         options.fixed = try ImpedanceFiles.assignments(fixed, option: "fixed")
         let analyzer: SweepAnalyzer
         do {
-            analyzer = try SweepAnalyzer(circuit: circuit, fitOptions: options)
-        } catch {
+            analyzer = try SweepAnalyzer(circuit: circuit, fitOptions: options, method: method,
+                                         inverseModel: try model.map(InverseFiles.model))
+        } catch let error as CircuitParseError {
             throw ValidationError(error.description)
+        }
+        if analyzer.method != .lm {
+            guard analyzer.circuit.description == InverseModel.circuit.description else {
+                throw ValidationError("--method \(analyzer.method.rawValue) needs --circuit \(LiIonFamily.circuitName)")
+            }
+            guard analyzer.inverseModel != nil else { throw ValidationError("the shipped inverse model is damaged; give --model") }
         }
         var outcomes: [FileAnalysis] = []
         var failed = false
@@ -84,6 +94,11 @@ struct FitVerb: ParsableCommand {
                 print("  " + p.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                       + ImpedanceFiles.number(p.value).padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
                       + error.padding(toLength: 11, withPad: " ", startingAt: 0) + "  " + p.unit)
+            }
+            if let inverse = analysis.inverse {
+                print("  method \(inverse.method.rawValue): network ρ \(ImpedanceFiles.number(inverse.network.reconstructionError)), "
+                      + "fit ρ \(ImpedanceFiles.number(inverse.residual)), parameter shift \(ImpedanceFiles.number(inverse.parameterShift))"
+                      + (inverse.abnormal ? "   warning: residual beyond the normal range" : ""))
             }
             print("  RMSE \(ImpedanceFiles.number(fit.rmse)) Ω   χ² \(ImpedanceFiles.number(fit.chiSquare))   iterations \(fit.iterations)\(fit.converged ? "" : " (not converged)")")
             for warning in fit.warnings { print("  warning: \(warning)") }

@@ -3,6 +3,7 @@ import Electrochem
 import Foundation
 
 extension Weighting: ExpressibleByArgument {}
+extension FitMethod: ExpressibleByArgument {}
 
 /// Reading spectrum files and printing analyses, shared by `fit` and `kk`.
 enum ImpedanceFiles {

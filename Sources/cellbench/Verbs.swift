@@ -16,5 +16,7 @@ extension CellBench {
         IdentifyVerb.self,
         HealthVerb.self,
         ModesVerb.self,
+        TrainInverseVerb.self,
+        EvalInverseVerb.self,
     ]
 }

@@ -1,0 +1,140 @@
+import Numerics
+
+/// A trained inverse model: maps a Li-ion impedance spectrum straight to the parameters of the
+/// `li-ion` circuit, with no initial guess. Immutable and `Sendable`; `predict` is pure and may run
+/// on any thread (about a tenth of a millisecond per sweep, CPU-bound).
+public struct InverseModel: Sendable, Hashable {
+    public static let formatVersion = 1
+    public var network: InverseNetwork
+    /// Prior mean of θ in normalised coordinates; the network predicts deviations from it.
+    public var priorMean: [Double]
+    /// Rescaled residual below which a spectrum counts as properly fitted.
+    public var properFitThreshold: Double
+    /// Free-form description of how the model was trained (command, seed, steps, data).
+    public var recipe: [String: String]
+
+    public init(network: InverseNetwork, priorMean: [Double] = InverseModel.defaultPriorMean,
+                properFitThreshold: Double = InverseModel.defaultThreshold, recipe: [String: String] = [:]) {
+        precondition(priorMean.count == LiIonFamily.parameterCount)
+        self.network = network
+        self.priorMean = priorMean
+        self.properFitThreshold = properFitThreshold
+        self.recipe = recipe
+    }
+
+    /// "Properly fitted": rescaled residual ρ ≤ 0.1, i.e. the RMS misfit is at most a tenth of the
+    /// spectrum's own spread in Re Z and Im Z.
+    public static let defaultThreshold = 0.1
+
+    /// Prior mean in normalised coordinates (mean |Z| = 1, |Z|-weighted mean of ln ω = 0): a
+    /// typical 18650 spectrum: R0 ≈ 0.5, a Warburg-like tail, an inductance, three arcs ordered in
+    /// frequency and a small inductive loop.
+    public static let defaultPriorMean: [Double] = [
+        -0.7,
+        -3.5, 0,
+        -9, 0,
+        -4, 7, 0.5,
+        -2.3, -2, 1.4,
+        -2.3, 1, 1.4,
+        -2.3, 4, 1.4,
+    ]
+    /// Prior spread of each entry of θ (for the prior penalty).
+    static let priorSpread: [Double] = [
+        2,
+        3, 1.5,
+        4, 1.5,
+        3, 4, 1.5,
+        3, 4, 1.5,
+        3, 4, 1.5,
+        3, 4, 1.5,
+    ]
+
+    /// Network input for a spectrum: points sorted by frequency, `[w̃, Re Z̃, Im Z̃, 1]` each.
+    static func input(_ spectrum: Spectrum, normalisation n: SpectrumNormalisation) -> [Double] {
+        let order = spectrum.frequencies.indices.sorted { spectrum.frequencies[$0] < spectrum.frequencies[$1] }
+        let factor = Double.exp(n.scale)
+        var input: [Double] = []
+        input.reserveCapacity(order.count * InverseNetwork.inputs)
+        for k in order {
+            let z = spectrum.impedance[k]
+            input += [Double.log(2 * .pi * spectrum.frequencies[k]) + n.shift, z.real * factor, z.imaginary * factor, 1]
+        }
+        return input
+    }
+
+    /// θ in normalised coordinates for a prepared input.
+    func normalisedTheta(_ input: [Double], points: Int, workspace: inout InverseNetwork.Workspace) -> [Double] {
+        input.withUnsafeBufferPointer { network.forward($0, points: points, workspace: &workspace) }
+        return zip(priorMean, workspace.output).map { $0 + $1 }
+    }
+
+    /// Parameters of the `li-ion` circuit predicted for a spectrum, with the reconstruction error.
+    public func predict(_ spectrum: Spectrum) throws(FitFailure) -> InversePrediction {
+        var workspace = InverseNetwork.Workspace()
+        return try predict(spectrum, workspace: &workspace)
+    }
+
+    /// As `predict(_:)`, reusing activation buffers across calls (one workspace per thread).
+    public func predict(_ spectrum: Spectrum, workspace: inout InverseNetwork.Workspace) throws(FitFailure) -> InversePrediction {
+        if let problem = spectrum.validated() { throw FitFailure(reason: problem) }
+        guard spectrum.count >= 2 else { throw FitFailure(reason: "the spectrum needs at least 2 points; it has \(spectrum.count)") }
+        let normalisation = SpectrumNormalisation(spectrum)
+        guard normalisation.scale.isFinite, normalisation.shift.isFinite else {
+            throw FitFailure(reason: "the spectrum's impedance is zero everywhere")
+        }
+        var theta = normalisedTheta(Self.input(spectrum, normalisation: normalisation), points: spectrum.count, workspace: &workspace)
+        LiIonFamily.denormalise(&theta, scale: normalisation.scale, shift: normalisation.shift)
+        let residual = RescaledResidual(spectrum: spectrum, theta: theta)
+        return InversePrediction(theta: theta, parameters: LiIonFamily.circuitParameters(theta),
+                                 reconstructionError: residual.value)
+    }
+}
+
+/// What the network says about one spectrum.
+public struct InversePrediction: Sendable, Hashable, Codable {
+    /// Unconstrained parameters (see `LiIonFamily`), original units.
+    public var theta: [Double]
+    /// Parameters of `Circuit("li-ion")`, in its order and units.
+    public var parameters: [Double]
+    /// Rescaled residual ρ of the network's parameters (see `RescaledResidual`).
+    public var reconstructionError: Double
+}
+
+/// `ρ = √(Σ_i [(ΔRe_i/s_Re)² + (ΔIm_i/s_Im)²] / 2N)`: the RMS misfit relative to the spectrum's own
+/// spread (population standard deviation) of Re Z and of Im Z. Invariant under scaling of Z and
+/// shifting of frequency, so comparable across cells; the training loss is ρ² before penalties.
+public struct RescaledResidual: Sendable {
+    public let value: Double
+
+    /// Spread of the real and imaginary parts, floored so a flat part cannot divide by zero.
+    static func spreads(_ z: [Complex<Double>]) -> (real: Double, imag: Double) {
+        let n = Double(z.count)
+        let meanRe = z.reduce(0) { $0 + $1.real } / n, meanIm = z.reduce(0) { $0 + $1.imaginary } / n
+        let re = (z.reduce(0) { $0 + ($1.real - meanRe) * ($1.real - meanRe) } / n).squareRoot()
+        let im = (z.reduce(0) { $0 + ($1.imaginary - meanIm) * ($1.imaginary - meanIm) } / n).squareRoot()
+        let floor = 1e-3 * max(re, im, .leastNormalMagnitude)
+        return (max(re, floor), max(im, floor))
+    }
+
+    public init(spectrum: Spectrum, model: [Complex<Double>]) {
+        let (sRe, sIm) = Self.spreads(spectrum.impedance)
+        var sum = 0.0
+        for (m, z) in zip(model, spectrum.impedance) {
+            let dr = (m.real - z.real) / sRe, di = (m.imaginary - z.imaginary) / sIm
+            sum += dr * dr + di * di
+        }
+        let value = (sum / Double(2 * spectrum.count)).squareRoot()
+        self.value = value.isFinite ? value : .infinity
+    }
+
+    init(spectrum: Spectrum, theta: [Double]) {
+        let model = theta.withUnsafeBufferPointer { t in
+            spectrum.frequencies.map { LiIonFamily.impedance(w: Double.log(2 * .pi * $0), theta: t, gradient: nil) }
+        }
+        self.init(spectrum: spectrum, model: model)
+    }
+
+    public init(spectrum: Spectrum, circuit: Circuit, parameters: [Double]) {
+        self.init(spectrum: spectrum, model: circuit.impedance(parameters: parameters, frequencies: spectrum.frequencies))
+    }
+}
