@@ -1,3 +1,4 @@
+import BenchCore
 /// Ageing-mode decomposition of a sweep history by modified non-negative
 /// matrix factorisation: `V ≈ W Hᵀ` with `V` (sweeps × spectral columns) the
 /// history reduced by a reference sweep, `W ≥ 0` the activations of each mode

@@ -134,24 +134,3 @@ public final class OutputSwitches: Sendable {
     public var switchedOff: Set<ChannelID> { off.withLock { $0 } }
 }
 
-/// Small, fast, seedable generator (SplitMix64) with Gaussian draws.
-struct SplitMix64: Sendable {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1).
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / 9_007_199_254_740_992 }
-
-    /// Standard normal (Box–Muller).
-    mutating func gaussian() -> Double {
-        (-2 * Double.log(uniform())).squareRoot() * Double.cos(2 * .pi * uniform())
-    }
-}

@@ -1,3 +1,4 @@
+import BenchCore
 import Testing
 import Foundation
 @testable import Estimation

@@ -1,3 +1,4 @@
+import BenchCore
 /// The network of the inverse model: fully convolutional over frequency, so any number of points.
 ///
 /// Per point input `[w̃, Re Z̃, Im Z̃, mask]` → kernel-1 convolution to `width0` channels →

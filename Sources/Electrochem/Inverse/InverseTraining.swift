@@ -1,3 +1,4 @@
+import BenchCore
 import Numerics
 
 /// The unsupervised training loss of one spectrum (Buteau 2021, ch. 2):
