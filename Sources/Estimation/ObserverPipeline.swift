@@ -5,7 +5,8 @@ import Fractional
 ///
 /// Every sample goes through its channel's observer; the estimates are
 /// published at most once per `publishInterval` per channel (SOC with its σ as
-/// `soc`, and the measured minus predicted voltage as `voltage_residual`), so
+/// `soc`, and the measured minus predicted voltage as `innovation` with the σ
+/// the filter expected, which the alarm engine's innovation rule watches), so
 /// the store and subscribers are not flooded at high sample rates.
 public struct ObserverPipeline: Sendable {
     let observers: [ChannelID: SOCObserver]
@@ -36,8 +37,9 @@ public struct ObserverPipeline: Sendable {
                 if let last = lastPublished[sample.channel], now - last < publishInterval { continue }
                 lastPublished[sample.channel] = now
                 streams.estimates.push(estimate.record(channel: sample.channel, time: sample.time, method: method))
-                streams.estimates.push(Estimate(channel: sample.channel, time: sample.time, quantity: "voltage_residual",
-                                                value: sample.voltage - estimate.predictedVoltage, source: method.rawValue))
+                streams.estimates.push(Estimate(channel: sample.channel, time: sample.time, quantity: "innovation",
+                                                value: sample.voltage - estimate.predictedVoltage,
+                                                sigma: estimate.innovationSigma, source: method.rawValue))
             }
             if samples.isEmpty {
                 if streams.samples.isClosed || Task.isCancelled { return }

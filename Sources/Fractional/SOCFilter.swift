@@ -31,12 +31,16 @@ public struct SOCEstimate: Sendable, Hashable {
     public var predictedVoltage: Double
     /// Estimated current-sensor bias, A (0 when not estimated); measured = true + bias.
     public var currentBias: Double
+    /// Standard deviation of the innovation (measured − predicted voltage) the filter expected,
+    /// √(H P Hᵀ + R), V; NaN when the filter does not correct (coulomb counting).
+    public var innovationSigma: Double
 
-    public init(soc: Double, socSigma: Double, predictedVoltage: Double, currentBias: Double) {
+    public init(soc: Double, socSigma: Double, predictedVoltage: Double, currentBias: Double, innovationSigma: Double = .nan) {
         self.soc = soc
         self.socSigma = socSigma
         self.predictedVoltage = predictedVoltage
         self.currentBias = currentBias
+        self.innovationSigma = innovationSigma
     }
 }
 
@@ -102,8 +106,9 @@ public struct SOCFilter: Sendable {
     public mutating func update(step: Double, heldCurrent: Double, voltage: Double, current: Double) -> SOCEstimate {
         if step > 0 { predict(step: step, heldCurrent: heldCurrent) }
         let predicted = simulator.voltage(current: current - bias)
-        if correct { measure(voltage: voltage, predicted: predicted) }
-        return SOCEstimate(soc: simulator.soc, socSigma: socSigma, predictedVoltage: predicted, currentBias: bias)
+        let innovationSigma = correct ? measure(voltage: voltage, predicted: predicted) : .nan
+        return SOCEstimate(soc: simulator.soc, socSigma: socSigma, predictedVoltage: predicted, currentBias: bias,
+                           innovationSigma: innovationSigma)
     }
 
     private mutating func predict(step: Double, heldCurrent: Double) {
@@ -150,7 +155,8 @@ public struct SOCFilter: Sendable {
         if biasIndex >= 0 { covariance[biasIndex * size + biasIndex] += tuning.biasDrift * tuning.biasDrift * step }
     }
 
-    private mutating func measure(voltage: Double, predicted: Double) {
+    /// Corrects the state with the new voltage; returns the innovation's expected σ, V.
+    private mutating func measure(voltage: Double, predicted: Double) -> Double {
         for i in h.indices { h[i] = 1 }
         h[0] = model.ocv.slope(at: simulator.soc)
         if capacityIndex >= 0 { h[capacityIndex] = 0 }
@@ -180,6 +186,7 @@ public struct SOCFilter: Sendable {
         for i in 0..<size {
             for j in 0..<size { covariance[i * size + j] -= gain[i] * gain[j] * s }
         }
+        return s.squareRoot()
     }
 }
 

@@ -161,6 +161,10 @@ import Storage
         let last = try #require(soc.last)
         #expect(last.value > 0.12 && last.value < 0.22, "SOC \(last.value)")
         #expect(last.sigma.isFinite && last.sigma > 0 && last.source == "foekf")
+        // The filter's innovation, with the σ it expected, for the alarm engine's innovation rule.
+        let innovation = try #require(try reader.estimates(channel: channel.id, quantity: "innovation", limit: 1000).last)
+        #expect(innovation.sigma.isFinite && innovation.sigma > 0)
+        #expect(abs(innovation.value) < 10 * innovation.sigma, "a well-matched model: \(innovation.value) V, σ \(innovation.sigma) V")
     }
 
     @Test func systemdNotificationsFromTheRealProcess() async throws {
