@@ -17,8 +17,8 @@ public struct SweepAnalysis: Sendable, Codable, Hashable {
 /// Analyses completed sweeps of one channel against its configured circuit.
 ///
 /// A pure value: `analyze` touches no shared state, so it may run on any thread; it is CPU-bound
-/// (about a millisecond for a 60-point sweep and a 10-parameter circuit), so the daemon should
-/// call it off the cooperative pool's latency-sensitive tasks, e.g. in a detached task.
+/// (a fit of a 60-point sweep with an 8-parameter circuit and the automatic guess took 5–20 ms
+/// on a loaded 2-core machine, see BENCHMARKS.md), so the daemon runs it on its own queue.
 public struct SweepAnalyzer: Sendable {
     public let circuit: Circuit
     public var fitOptions: FitOptions
