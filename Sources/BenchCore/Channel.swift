@@ -1,9 +1,9 @@
 /// Identity of one measurement channel on the bench.
 ///
 /// A channel is one cell position: a cycler channel, a galvanostat, or a
-/// simulated cell. The daemon numbers channels densely in configuration order
-/// so that hot-path records carry a small integer instead of a string; the
-/// human-readable name lives in `ChannelInfo`.
+/// simulated cell. The store assigns each channel name a small integer once and
+/// keeps it across restarts and reconfiguration, so hot-path records carry an
+/// integer instead of a string; the human-readable name lives in `ChannelInfo`.
 public struct ChannelID: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
     public var rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }

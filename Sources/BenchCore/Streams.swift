@@ -55,11 +55,6 @@ public final class CommitWatermarks: Sendable {
     public func committed(_ channel: ChannelID) -> UInt64? {
         marks.withLock { $0[channel] }
     }
-
-    /// Forgets a channel's mark: after an instrument power cycle its sequence numbers restart.
-    public func reset(_ channel: ChannelID) {
-        _ = marks.withLock { $0.removeValue(forKey: channel) }
-    }
 }
 
 /// State of the link to an instrument, as shown by `cellbench status`.
