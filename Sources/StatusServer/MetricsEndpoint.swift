@@ -2,21 +2,70 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import Prometheus
+import Synchronization
 
 /// `GET /metrics` in the Prometheus text exposition format; 404 elsewhere.
-enum MetricsEndpoint {
+///
+/// Scrapers keep their HTTP connections alive between scrapes, so the endpoint
+/// tracks the open ones: closing it closes them too, and a stopping daemon does
+/// not leave a connection behind.
+final class MetricsEndpoint: Sendable {
+    private let listener: any Channel
+    private let connections: Connections
+
+    var port: Int? { listener.localAddress?.port }
+
+    private init(listener: any Channel, connections: Connections) {
+        self.listener = listener
+        self.connections = connections
+    }
+
     static func bind(host: String, port: Int, registry: PrometheusCollectorRegistry,
-                     group: any EventLoopGroup) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+                     group: any EventLoopGroup) async throws -> MetricsEndpoint {
+        let connections = Connections()
+        let listener = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                connections.add(channel)
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(MetricsHandler(registry: registry))
                 }
             }
             .bind(host: host, port: port)
             .get()
+        return MetricsEndpoint(listener: listener, connections: connections)
+    }
+
+    /// Stops accepting and closes every open connection.
+    func close() async {
+        try? await listener.close()
+        for channel in connections.closeAll() { try? await channel.closeFuture.get() }
+    }
+
+    /// The open connections; once closed, a late connection is closed as it arrives.
+    private final class Connections: Sendable {
+        private let state = Mutex<(open: [ObjectIdentifier: any Channel], closed: Bool)>(([:], false))
+
+        func add(_ channel: any Channel) {
+            let key = ObjectIdentifier(channel)
+            let accepted = state.withLock { s -> Bool in
+                if s.closed { return false }
+                s.open[key] = channel
+                return true
+            }
+            guard accepted else { channel.close(promise: nil); return }
+            channel.closeFuture.whenComplete { [self] _ in _ = state.withLock { $0.open.removeValue(forKey: key) } }
+        }
+
+        func closeAll() -> [any Channel] {
+            let channels = state.withLock { s in
+                s.closed = true
+                return Array(s.open.values)
+            }
+            channels.forEach { $0.close(promise: nil) }
+            return channels
+        }
     }
 }
 

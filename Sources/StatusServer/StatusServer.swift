@@ -76,7 +76,7 @@ public final class StatusServer: Sendable {
 
     private struct State {
         var listener: (any Channel)?
-        var metricsListener: (any Channel)?
+        var metricsEndpoint: MetricsEndpoint?
         var sessions: [ObjectIdentifier: ClientSession] = [:]
         var stopping = false
     }
@@ -101,7 +101,7 @@ public final class StatusServer: Sendable {
 
     /// Port the metrics endpoint listens on (useful when configured as 0), nil when it is off.
     public var metricsPort: Int? {
-        state.withLock { $0.metricsListener?.localAddress?.port }
+        state.withLock { $0.metricsEndpoint?.port }
     }
 
     /// Binds the socket (replacing a stale socket file, refusing to displace a live server)
@@ -141,9 +141,9 @@ public final class StatusServer: Sendable {
         if let port = configuration.metricsPort {
             let host = configuration.metricsHost
             do {
-                let metricsListener = try await MetricsEndpoint.bind(host: host, port: port, registry: registry, group: group)
-                state.withLock { $0.metricsListener = metricsListener }
-                logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(metricsListener.localAddress?.port ?? port)"])
+                let endpoint = try await MetricsEndpoint.bind(host: host, port: port, registry: registry, group: group)
+                state.withLock { $0.metricsEndpoint = endpoint }
+                logger.info("metrics endpoint listening", metadata: ["address": "\(host):\(endpoint.port ?? port)"])
             } catch {
                 await stop()
                 throw StatusServerError(description: "cannot serve metrics on \(host):\(port): \(error)")
@@ -153,16 +153,16 @@ public final class StatusServer: Sendable {
 
     /// Stops listening, tells every client and closes it, removes the socket file.
     public func stop() async {
-        let (listener, metricsListener, sessions) = state.withLock { s in
+        let (listener, metricsEndpoint, sessions) = state.withLock { s in
             s.stopping = true
             defer {
                 s.listener = nil
-                s.metricsListener = nil
+                s.metricsEndpoint = nil
             }
-            return (s.listener, s.metricsListener, Array(s.sessions.values))
+            return (s.listener, s.metricsEndpoint, Array(s.sessions.values))
         }
         try? await listener?.close()
-        try? await metricsListener?.close()
+        await metricsEndpoint?.close()
         if listener != nil { unlink(configuration.socketPath) }
         for session in sessions { session.drop(reason: "server stopping") }
         // Each dropped client is closed within the drop grace period.

@@ -342,6 +342,25 @@ import Testing
         }
     }
 
+    @Test func stoppingClosesKeptAliveScrapeConnections() async throws {
+        try await TestServer.run(configure: { $0.metricsPort = 0 }) { t in
+            let port = try #require(t.server.metricsPort)
+            let (headers, rest) = try await RawClient.with(.tcp(host: "127.0.0.1", port: port)) { client in
+                // A scraper that keeps its connection open between scrapes.
+                try await client.send("GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                var headers: [String] = []
+                while let line = await client.line(), line != "\r" { headers.append(line) }
+                let server = t.server
+                Task { await server.stop() }
+                // Returns only once the server closes the connection (the suite's time limit catches a hang).
+                return (headers, await client.readToEnd())
+            }
+            #expect(headers.first == "HTTP/1.1 200 OK\r")
+            #expect(!headers.contains { $0.lowercased().hasPrefix("connection: close") })
+            #expect(rest.contains("cellbench_status_clients"))
+        }
+    }
+
     @Test func invalidSettingsAreRefusedByName() async throws {
         let settings: [(String, (inout StatusServerConfiguration) -> Void)] = [
             ("maxClients", { $0.maxClients = 0 }),
