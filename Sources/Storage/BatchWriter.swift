@@ -137,6 +137,14 @@ public final class BatchWriter: Sendable {
                            ratedCapacityAh: ratedCapacityAh)
     }
 
+    /// Runs `body` on the writer's connection, between the writer thread's commits.
+    func withDatabase<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
+        try connection.withLock { inserts in
+            guard let inserts else { throw StoreError.closed(path: path) }
+            return try body(inserts.db)
+        }
+    }
+
     /// Queues a sweep analysis; it is written with the next batch.
     public func submit(_ analysis: SweepAnalysis) {
         analyses.withLock { $0.append(analysis) }
