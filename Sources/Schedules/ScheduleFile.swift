@@ -138,3 +138,25 @@ private struct StepReader {
         return out
     }
 }
+
+/// A schedule with the file and text it was read from. The text is kept with a
+/// run, so that a restarted daemon carries on even if the file has changed or gone.
+public struct ScheduleSource: Sendable {
+    public var file: String
+    public var text: String
+    public var schedule: Schedule
+
+    public init(file: String, text: String) throws(ConfigError) {
+        try self.init(document: ConfigDocument(text: text, file: file))
+    }
+
+    public init(document: ConfigDocument) throws(ConfigError) {
+        file = document.file
+        text = document.text
+        schedule = try Schedule(document: document)
+    }
+
+    public static func load(path: String) throws(ConfigError) -> ScheduleSource {
+        try ScheduleSource(document: ConfigDocument(contentsOf: path))
+    }
+}

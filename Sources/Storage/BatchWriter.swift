@@ -137,11 +137,14 @@ public final class BatchWriter: Sendable {
                            ratedCapacityAh: ratedCapacityAh)
     }
 
-    /// Runs `body` on the writer's connection, between the writer thread's commits.
-    func withDatabase<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
+    /// Saves a channel's schedule and position in a transaction of its own,
+    /// committed (and fsynced) before returning, so a command sent after it
+    /// is never ahead of what a restarted daemon will resume from.
+    /// Blocks on the database: call it off the concurrency pool.
+    public func save(_ schedule: StoredSchedule) throws {
         try connection.withLock { inserts in
             guard let inserts else { throw StoreError.closed(path: path) }
-            return try body(inserts.db)
+            try inserts.db.writeTransaction { try inserts.save(schedule) }
         }
     }
 

@@ -21,28 +21,20 @@ public struct StoredSchedule: Hashable, Sendable {
     }
 }
 
-extension BatchWriter {
-    /// Saves a channel's schedule and position in a transaction of its own,
-    /// committed (and fsynced) before returning, so a command sent after it
-    /// is never ahead of what a restarted daemon will resume from.
-    /// Blocks on the database: call it off the concurrency pool.
-    public func save(_ schedule: StoredSchedule) throws {
-        try withDatabase { db in
-            try db.writeTransaction {
-                let statement = try db.prepare("""
-                    INSERT INTO schedule_positions (channel, file, source, position_json, updated_wall_ns)
-                    VALUES (?1, ?2, ?3, ?4, ?5)
-                    ON CONFLICT (channel) DO UPDATE SET file = excluded.file, source = excluded.source,
-                        position_json = excluded.position_json, updated_wall_ns = excluded.updated_wall_ns
-                    """)
-                try statement.bind(1, Int64(schedule.channel.rawValue))
-                try statement.bind(2, schedule.file)
-                try statement.bind(3, schedule.source)
-                try statement.bind(4, schedule.positionJSON)
-                try statement.bind(5, schedule.updatedWallNs)
-                try statement.run()
-            }
-        }
+extension StoreInserts {
+    func save(_ schedule: StoredSchedule) throws {
+        let statement = try db.prepare("""
+            INSERT INTO schedule_positions (channel, file, source, position_json, updated_wall_ns)
+            VALUES (?1, ?2, ?3, ?4, ?5)
+            ON CONFLICT (channel) DO UPDATE SET file = excluded.file, source = excluded.source,
+                position_json = excluded.position_json, updated_wall_ns = excluded.updated_wall_ns
+            """)
+        try statement.bind(1, Int64(schedule.channel.rawValue))
+        try statement.bind(2, schedule.file)
+        try statement.bind(3, schedule.source)
+        try statement.bind(4, schedule.positionJSON)
+        try statement.bind(5, schedule.updatedWallNs)
+        try statement.run()
     }
 }
 

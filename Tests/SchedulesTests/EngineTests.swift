@@ -239,7 +239,7 @@ let safety = """
     }
 
     @Test func impedanceStepWithoutAKnownStateOfChargeSweepsWhereTheCellIs() throws {
-        var f = try Feeder(safety + """
+        let f = try Feeder(safety + """
             [[steps]]
             type = "eis"
             at_soc = 0.5

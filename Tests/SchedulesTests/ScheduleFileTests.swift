@@ -29,7 +29,8 @@ import TOMLConfig
         #expect(schedule.capacityAh == 3 && schedule.safety == ProtectionLimits(voltageHigh: 4.25, voltageLow: 2.7, current: 3.5, temperature: 55))
     }
 
-    /// Each mistake is reported with the file, the line and the key at fault.
+    /// Each mistake is reported with the file, the line and the key at fault
+    /// (`head` is five lines, so the first step's header is line 6).
     @Test func errorsNameFileLineAndKey() {
         let head = """
             [safety]
@@ -40,14 +41,14 @@ import TOMLConfig
 
             """
         let cases: [(String, Int?, String, String)] = [
-            (head + "[[steps]]\ntype = \"cc\"\ncurrent_a = 3\nend = { time_s = 1 }\n", 9, "steps[0].current_a", "exceeds the safety"),
-            (head + "[[steps]]\ntype = \"cv\"\nvoltage_v = 4.3\ncurrent_limit_a = 1\nend = { time_s = 1 }\n", 9, "steps[0].voltage_v", "outside the safety"),
-            (head + "[[steps]]\ntype = \"rest\"\n", 7, "steps[0]", "needs an [end]"),
-            (head + "[[steps]]\ntype = \"jog\"\n", 8, "steps[0].type", "not one of"),
-            (head + "[[steps]]\ntype = \"rest\"\nend = { tme_s = 3 }\n", 9, "steps[0].end.tme_s", "unknown key"),
-            (head + "[[steps]]\ntype = \"eis\"\nevery = 2\n", 9, "steps[0].every", "enclosing loop"),
+            (head + "[[steps]]\ntype = \"cc\"\ncurrent_a = 3\nend = { time_s = 1 }\n", 8, "steps[0].current_a", "exceeds the safety"),
+            (head + "[[steps]]\ntype = \"cv\"\nvoltage_v = 4.3\ncurrent_limit_a = 1\nend = { time_s = 1 }\n", 8, "steps[0].voltage_v", "outside the safety"),
+            (head + "[[steps]]\ntype = \"rest\"\n", 6, "steps[0]", "needs an [end]"),
+            (head + "[[steps]]\ntype = \"jog\"\n", 7, "steps[0].type", "not one of"),
+            (head + "[[steps]]\ntype = \"rest\"\nend = { tme_s = 3 }\n", 8, "steps[0].end.tme_s", "unknown key"),
+            (head + "[[steps]]\ntype = \"eis\"\nevery = 2\n", 8, "steps[0].every", "enclosing loop"),
             (head + "[[steps]]\ntype = \"loop\"\nrepeat = 2\n  [[steps.steps]]\n  type = \"cccv\"\n  current_a = 1\n  voltage_v = 4.1\n  cutoff_a = 1.5\n",
-             14, "steps[0].steps[0].cutoff_a", "below |current_a|"),
+             13, "steps[0].steps[0].cutoff_a", "below |current_a|"),
             (head, nil, "", "no [[steps]]"),
             ("[[steps]]\ntype = \"rest\"\nend = { time_s = 1 }\n", nil, "", "missing required table [safety]"),
         ]

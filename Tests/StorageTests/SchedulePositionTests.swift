@@ -13,6 +13,7 @@ import Testing
             PRAGMA user_version = 3;
             INSERT INTO channels VALUES (1, 'A01', 'cycler-1', 0, 2.5);
             INSERT INTO samples VALUES (1, 7, 100, 1772366400000000000, 12.5, 3.65, -1.25, NULL, 0.5);
+            INSERT INTO sample_blocks VALUES (1, 0, 1772366400000000000, 1772366400000000000);
             """)
         #expect(try sqliteShell(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'schedule_positions'") == "0")
         let reader = try StoreReader(path: path)
