@@ -23,7 +23,7 @@ public enum StatusText {
                      rightAligned: [3, 4, 5, 6, 7])
         out += "\n"
         let scheduleRows = s.channels.compactMap { c in
-            c.schedule.map { [c.name, $0.name, $0.state, $0.step ?? "-", loops($0), duration($0.stepSeconds)] }
+            c.schedule.map { [c.name, $0.name, $0.state, $0.step ?? "-", loops($0), $0.step == nil ? "-" : duration($0.stepSeconds)] }
         }
         if !scheduleRows.isEmpty {
             out += table(["CHANNEL", "SCHEDULE", "STATE", "STEP", "LOOPS", "STEP TIME"], scheduleRows, rightAligned: [5])
