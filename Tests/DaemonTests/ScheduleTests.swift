@@ -16,7 +16,8 @@ final class ScheduleBench: @unchecked Sendable {
     }
 
     /// `schedule` is the text of C01's schedule file; nil starts the daemon with no schedule configured.
-    init(schedule: String?) throws {
+    /// With `analyzer`, a simulated analyzer on a pseudo-terminal is wired to C01 for impedance steps.
+    init(schedule: String?, analyzer: Bool = false) throws {
         folder = NSTemporaryDirectory() + "cellbench-schedule-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let drivers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -28,12 +29,14 @@ final class ScheduleBench: @unchecked Sendable {
             channels = 2
             capacity_ah = 3.0
             tcp_port = \(port)
+            \(analyzer ? "[analyzer]\nlink = \"fra\"\ncapacity_ah = 3.0\nsoc = 0.5" : "")
             """.write(toFile: folder + "/simulator.toml", atomically: true, encoding: .utf8)
         simulator = Process()
         simulator.executableURL = URL(fileURLWithPath: Self.cellbench)
         simulator.arguments = ["simulate", "--config", folder + "/simulator.toml"]
         simulator.standardOutput = FileHandle.nullDevice
         try simulator.run()
+        for _ in 0..<100 where analyzer && !FileManager.default.fileExists(atPath: folder + "/fra") { usleep(50_000) }
         if let schedule { try schedule.write(toFile: folder + "/schedule.toml", atomically: true, encoding: .utf8) }
         // The instrument watchdog is off: the test restarts the daemon and wants the channel as it was.
         daemon = try DaemonProcess(configText: """
@@ -63,7 +66,24 @@ final class ScheduleBench: @unchecked Sendable {
             index = 0
             capacity_ah = 3.0
             \(schedule == nil ? "" : "schedule = \"schedule.toml\"")
+            \(analyzer ? "analyzer = \"fra\"" : "")
+            \(analyzer ? Self.analyzerTables(drivers: drivers) : "")
             """, folder: folder)
+    }
+
+    static func analyzerTables(drivers: String) -> String {
+        """
+        [[instruments]]
+        name = "fra"
+        kind = "analyzer"
+        driver = "\(drivers)/reference-fra.toml"
+        serial = "fra"
+        poll_interval_s = 0.05
+        [[channels]]
+        name = "E01"
+        instrument = "fra"
+        index = 0
+        """
     }
 
     deinit {
@@ -255,5 +275,48 @@ let scheduleSafety = """
         #expect(again.status != 0 && again.output.contains("is stopped"), "\(again.output)")
         let unknown = try bench.cli(["pause", "C99"])
         #expect(unknown.status != 0 && unknown.output.contains("unknown channel"), "\(unknown.output)")
+    }
+
+    /// An impedance step puts the cycler channel at rest, runs the analyzer's sweep on the cell (stored
+    /// under the cycled channel), then the schedule carries on with the next step.
+    @Test func impedanceStepRestsTheChannelSweepsThenContinues() async throws {
+        let bench = try ScheduleBench(schedule: scheduleSafety + """
+            [[steps]]
+            name = "charge"
+            type = "cc"
+            current_a = 1
+            end = { time_s = 2 }
+            [[steps]]
+            name = "eis"
+            type = "eis"
+            [steps.sweep]
+            start_hz = 1000
+            stop_hz = 10
+            points_per_decade = 2
+            [[steps]]
+            name = "discharge"
+            type = "cc"
+            current_a = -1
+            end = { time_s = 2 }
+            """, analyzer: true)
+        try await bench.daemon.start()
+        _ = try await bench.waitForSchedule { $0.step == "eis" && $0.phase == "sweeping" }
+        let finished = try await bench.waitForSchedule(within: 60) { $0.state == "finished" }
+        #expect(finished.message == "all steps done")
+        try await Task.sleep(for: .seconds(0.5))
+
+        let reader = try StoreReader(path: bench.daemon.storePath)
+        let channel = try reader.channel(named: "C01").id
+        let sweeps = try reader.sweeps(channel: channel)
+        #expect(sweeps.count == 1 && sweeps.first?.sweep.status == .complete && sweeps.first?.sweep.points.count == 5,
+                "\(sweeps.map { ($0.sweep.status, $0.sweep.points.count) }) \(bench.daemon.log)")
+        let events = try reader.events(channel: channel).filter { $0.kind.hasPrefix("schedule-") }.map(\.message)
+        let eis = try #require(events.firstIndex { $0.contains("\"eis\"") }, "\(events)")
+        #expect(events[(eis + 1)...].contains { $0.contains("\"discharge\"") })
+        // During the sweep the cycler channel was at rest.
+        if let sweep = sweeps.first?.sweep {
+            let during = try reader.samples(channel: channel, from: sweep.started.wallNs + 500_000_000, to: sweep.finished.wallNs)
+            #expect(during.allSatisfy { abs($0.current) < 1e-6 }, "\(during.map(\.current))")
+        }
     }
 }
