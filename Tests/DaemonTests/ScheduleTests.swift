@@ -319,4 +319,77 @@ let scheduleSafety = """
             #expect(during.allSatisfy { abs($0.current) < 1e-6 }, "\(during.map(\.current))")
         }
     }
+
+    /// The same engine drives a galvanostat (line protocol on a pseudo-terminal): its source follows
+    /// the steps, and the output is switched off when the schedule ends.
+    @Test func galvanostatFollowsTheSchedule() async throws {
+        let folder = NSTemporaryDirectory() + "cellbench-schedule-dc-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let drivers = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("drivers").path
+        try "time_scale = 1\n[galvanostat]\nlink = \"dc\"\ncapacity_ah = 3.0\nsoc = 0.5\n"
+            .write(toFile: folder + "/simulator.toml", atomically: true, encoding: .utf8)
+        try (scheduleSafety + """
+            [[steps]]
+            name = "charge"
+            type = "cc"
+            current_a = 0.5
+            end = { time_s = 2 }
+            [[steps]]
+            name = "relax"
+            type = "rest"
+            end = { time_s = 1 }
+            """).write(toFile: folder + "/schedule.toml", atomically: true, encoding: .utf8)
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: ScheduleBench.cellbench)
+        simulator.arguments = ["simulate", "--config", folder + "/simulator.toml"]
+        simulator.standardOutput = FileHandle.nullDevice
+        try simulator.run()
+        defer { simulator.terminate(); simulator.waitUntilExit() }
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: folder + "/dc") { try await Task.sleep(for: .milliseconds(50)) }
+        let daemon = try DaemonProcess(configText: """
+            [store]
+            path = "bench.db"
+            [status]
+            socket = "bench.sock"
+            [[instruments]]
+            name = "dc"
+            kind = "galvanostat"
+            driver = "\(drivers)/reference-dc.toml"
+            serial = "dc"
+            record_interval_s = 0.2
+            watchdog_s = 2
+            [instruments.protection]
+            voltage_high_v = 4.25
+            voltage_low_v = 2.7
+            current_a = 3
+            temperature_c = 55
+            [[channels]]
+            name = "G01"
+            instrument = "dc"
+            index = 0
+            capacity_ah = 3.0
+            schedule = "schedule.toml"
+            """, folder: folder)
+        try await daemon.start()
+        let deadline = Date().addingTimeInterval(30)
+        var state: String?
+        while Date() < deadline && state != "finished" {
+            try await Task.sleep(for: .milliseconds(200))
+            state = try await StatusClient.withConnection(socketPath: daemon.socketPath) { connection in
+                try await connection.send(StatusRequest(op: "status", id: .number(1)))
+                guard case .status(let reply) = try await connection.reply(to: .number(1)).message else { return nil }
+                return reply.snapshot.channels.first?.schedule?.state
+            }
+        }
+        #expect(state == "finished", "\(daemon.log)")
+        try await Task.sleep(for: .seconds(1))
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0)
+        let reader = try StoreReader(path: daemon.storePath)
+        let samples = try reader.samples(channel: reader.channel(named: "G01").id)
+        #expect(samples.contains { abs($0.current - 0.5) < 1e-3 }, "the charge step drove 0.5 A")
+        #expect(samples.suffix(2).allSatisfy { abs($0.current) < 1e-6 }, "output off at the end: \(samples.suffix(5).map(\.current))")
+    }
 }
