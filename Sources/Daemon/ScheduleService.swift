@@ -38,7 +38,7 @@ final class ScheduleService: Sendable {
 
     func handle(_ request: ScheduleRequest) async throws -> ScheduleStatus {
         guard let runner = runners[request.channel] else {
-            throw ScheduleError("channel \(request.channel) is not on a cycler or galvanostat; schedules cannot run on it")
+            throw ScheduleError("schedules run on cycler and galvanostat channels only")
         }
         return try await runner.submit(request)
     }
