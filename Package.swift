@@ -75,11 +75,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // Test schedules: steps, loops and end conditions run per channel as a pure state machine.
+        .target(name: "Schedules", dependencies: ["BenchCore", "Instruments", "TOMLConfig"], swiftSettings: swiftSettings),
+        .testTarget(name: "SchedulesTests", dependencies: ["Schedules", "Instruments", "BenchCore", "TOMLConfig"], swiftSettings: swiftSettings),
+
         // Configuration, wiring, lifecycle, systemd notification.
         .target(
             name: "Daemon",
             dependencies: [
                 "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments", "Alarms",
+                "Schedules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -173,6 +178,7 @@ let package = Package(
                 "Simulator",
                 "TOMLConfig",
                 "Estimation",
+                "Schedules",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Numerics", package: "swift-numerics"),
             ],

@@ -53,6 +53,7 @@ struct AlarmingStatusProvider: StatusProvider {
     func snapshot() async -> StatusSnapshot { await base.snapshot() }
     func history(_ query: HistoryQuery) async throws -> [HistoryRecord] { try await base.history(query) }
     func channels() -> [ChannelInfo] { base.channels() }
+    func schedule(_ request: ScheduleRequest) async throws -> ScheduleStatus { try await base.schedule(request) }
     func acknowledge(alarm id: Int64, by user: String, note: String) async throws -> Alarm {
         try engine.acknowledge(alarm: id, by: user, note: note)
     }

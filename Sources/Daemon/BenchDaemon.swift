@@ -8,6 +8,7 @@ import Foundation
 import Instruments
 import Logging
 import Prometheus
+import Schedules
 import ServiceLifecycle
 import StatusServer
 import Storage
@@ -62,19 +63,22 @@ public enum BenchDaemon {
         // 2. The store: created or migrated, channels registered by name so their ids are stable.
         try makeParentDirectory(of: config.store.path)
         let options = BatchOptions(batchSize: config.store.batchRows, interval: config.store.batchInterval)
-        let (writer, channels, stored) = try await blocking.run {
+        let (writer, channels, stored, storedSchedules) = try await blocking.run {
             let writer = try BatchWriter(path: config.store.path, streams: streams, watermarks: watermarks, options: options)
             let channels = try config.channels.map { c in
                 try writer.registerChannel(name: c.info.name, instrument: c.info.instrument,
                                            instrumentChannel: c.info.instrumentChannel, ratedCapacityAh: c.info.ratedCapacityAh)
             }
-            return (writer, channels, try StoreReader(path: config.store.path).latestSampleSequences())
+            let reader = try StoreReader(path: config.store.path)
+            return (writer, channels, try reader.latestSampleSequences(), try reader.schedules())
         }
         logger.info("store open", metadata: ["path": "\(config.store.path)", "channels": "\(channels.count)"])
 
         // Drivers of instruments with record buffers acknowledge only what the store holds.
         for (channel, sequence) in stored { watermarks.advance(channel, to: sequence) }
         let sources = try plans.map { plan throws(ConfigError) in try plan.make(channels.filter { $0.instrument == plan.name }, stored) }
+        let schedules = makeSchedules(config: config, channels: channels, sources: sources, stored: storedSchedules,
+                                      streams: streams, writer: writer)
         let progress = StoreProgress(writer: writer)
         let live = LiveView(streams: streams)
         let registry = PrometheusCollectorRegistry()
@@ -82,7 +86,7 @@ public enum BenchDaemon {
         let alarms = try await AlarmService.make(config: config, channels: channels, sources: sources, streams: streams,
                                                  progress: progress, logger: Logger(label: "cellbenchd.alarms"))
         let daemonProvider = DaemonStatusProvider(channelList: channels, sources: sources, streams: streams, live: live,
-                                            store: progress, storePath: config.store.path,
+                                            schedules: schedules, store: progress, storePath: config.store.path,
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
         let provider = AlarmingStatusProvider(base: daemonProvider, engine: alarms.engine)
@@ -132,12 +136,26 @@ public enum BenchDaemon {
                     .init(service: ConsumerService(name: "health") { await health.run(streams: streams) }, serviceName: "health"),
                     .init(service: AcquisitionService(sources: sources, streams: streams, watermarks: watermarks, logger: logger),
                           serviceName: "acquisition"),
+                    // After acquisition, so it stops first: no command goes to an instrument being shut down.
+                    .init(service: ConsumerService(name: "schedules") { await schedules.run() }, serviceName: "schedules"),
                     .init(service: supervisor, serviceName: "supervisor"),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
         logger.info("stopped cleanly")
+    }
+
+    /// A schedule runner for every channel of a cycler or galvanostat, with the analyzer wired to its cell.
+    static func makeSchedules(config: BenchConfiguration, channels: [ChannelInfo], sources: [any AcquisitionSource],
+                              stored: [ChannelID: StoredSchedule], streams: BenchStreams, writer: BatchWriter) -> ScheduleService {
+        let wirings = zip(config.channels, channels).compactMap { configured, info -> ScheduleService.Wiring? in
+            guard let source = sources.first(where: { $0.name == info.instrument }) as? any SourceInstrument else { return nil }
+            let analyzer = configured.analyzer.flatMap { name in sources.first { $0.name == name } as? AnalyzerDriver }
+            return ScheduleService.Wiring(info: info, source: source, analyzer: analyzer, configured: configured.schedule,
+                                          stored: stored[info.id])
+        }
+        return ScheduleService(wirings: wirings, streams: streams, writer: writer, logger: Logger(label: "cellbenchd.schedules"))
     }
 
     /// Loads the cell file of every channel that names one, off the cooperative pool.

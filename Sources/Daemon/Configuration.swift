@@ -2,6 +2,7 @@ import Alarms
 import BenchCore
 import Electrochem
 import Estimation
+import Schedules
 import TOMLConfig
 
 /// The daemon's configuration file (`cellbenchd --config FILE`), validated as a
@@ -40,6 +41,10 @@ public struct BenchConfiguration: Sendable {
         public var cellFile: String?
         /// Observer run on the cell model.
         public var observer: SOCObserver.Method
+        /// Schedule started on this channel at daemon start when the store holds none for it.
+        public var schedule: ScheduleSource?
+        /// Analyzer wired to this channel's cell, for the impedance steps of its schedules.
+        public var analyzer: String?
     }
 
     /// Circuit fitted to sweeps of channels that name none: inductance, series
@@ -109,7 +114,7 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
-            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer"])
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "schedule", "analyzer"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -130,7 +135,14 @@ public struct BenchConfiguration: Sendable {
                 circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit,
                 cellFile: try table.optionalString("cell").map(table.resolvePath),
                 observer: try table.choice("observer", Dictionary(uniqueKeysWithValues: SOCObserver.Method.allCases.map { ($0.rawValue, $0) }),
-                                           default: .foekf)))
+                                           default: .foekf),
+                schedule: try Self.schedule(table, capacityAh: capacity),
+                analyzer: try Self.analyzer(table, instruments: instruments)))
+            if table.contains("schedule") || table.contains("analyzer"),
+               let kind = instruments.first(where: { $0.name == instrument })?.kind, !Self.sourceKinds.contains(kind) {
+                throw table.error(table.contains("schedule") ? "schedule" : "analyzer",
+                                  "schedules run on cycler and galvanostat channels; '\(instrument)' is a \(kind)")
+            }
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
         alarms = try AlarmConfiguration(alarms: root.optionalTable("alarms"), cohorts: root.tables("cohorts"), channels: channels.map(\.info))
@@ -145,6 +157,33 @@ public struct BenchConfiguration: Sendable {
             throw table.error(key, "invalid \(error)")
         }
         return text
+    }
+
+    /// Instrument kinds whose channels can run schedules.
+    static let sourceKinds: Set<String> = ["cycler", "galvanostat"]
+
+    /// The channel's `schedule` file, read and checked now so that a mistake in it stops start-up.
+    static func schedule(_ table: ConfigTable, capacityAh: Double) throws(ConfigError) -> ScheduleSource? {
+        guard let path = try table.optionalString("schedule").map(table.resolvePath) else { return nil }
+        let source = try ScheduleSource.load(path: path)
+        do {
+            _ = try ScheduleEngine(schedule: source.schedule, ratedCapacityAh: capacityAh)
+        } catch {
+            throw table.error("schedule", "\(error)")
+        }
+        return source
+    }
+
+    /// The channel's `analyzer`: an analyzer instrument that sweeps only on request.
+    static func analyzer(_ table: ConfigTable, instruments: [Instrument]) throws(ConfigError) -> String? {
+        guard let name = try table.optionalString("analyzer") else { return nil }
+        guard let instrument = instruments.first(where: { $0.name == name }), instrument.kind == "analyzer" else {
+            throw table.error("analyzer", "no analyzer instrument named '\(name)'")
+        }
+        if instrument.table.contains("sweep_interval_s") {
+            throw table.error("analyzer", "'\(name)' sweeps on its own (sweep_interval_s); an analyzer used by schedules sweeps on request only")
+        }
+        return name
     }
 
     static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]

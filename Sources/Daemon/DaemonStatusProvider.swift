@@ -50,6 +50,7 @@ struct DaemonStatusProvider: StatusProvider {
     let sources: [any AcquisitionSource]
     let streams: BenchStreams
     let live: LiveView
+    let schedules: ScheduleService
     let store: StoreProgress
     let storePath: String
     let reads: BlockingQueue
@@ -62,7 +63,8 @@ struct DaemonStatusProvider: StatusProvider {
         let channelStatus = channelList.map { info in
             let latest = live.latest(info.id)
             return ChannelStatus(name: info.name, instrument: info.instrument, state: Self.state(of: latest),
-                                 latest: latest.map { SampleFields($0, channel: info.name) }, soc: live.soc(info.id))
+                                 latest: latest.map { SampleFields($0, channel: info.name) }, soc: live.soc(info.id),
+                                 schedule: schedules.status(info.id))
         }
         let instruments = sources.map { source in
             let link = source.linkStatus()
@@ -75,6 +77,10 @@ struct DaemonStatusProvider: StatusProvider {
             instruments: instruments,
             counters: Self.counters(streams: streams, store: counters),
             storeLag: StoreLag(pendingRecords: Int(counters.lag), seconds: store.stalledSeconds))
+    }
+
+    func schedule(_ request: ScheduleRequest) async throws -> ScheduleStatus {
+        try await schedules.handle(request)
     }
 
     func history(_ query: HistoryQuery) async throws -> [HistoryRecord] {

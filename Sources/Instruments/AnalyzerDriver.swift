@@ -69,13 +69,15 @@ public final class AnalyzerDriver: BenchInstrument {
     }
 
     /// Runs one sweep and returns it (complete or aborted); `onPoint` gets each point as it is fetched.
+    /// `cell` is the channel the sweep is recorded under when the analyzer is wired to a cell that
+    /// another instrument cycles (a schedule's impedance step); by default the analyzer's own channel.
     @discardableResult
-    public func measure(_ settings: SweepSettings, onPoint: @Sendable (ImpedancePoint, _ index: Int, _ total: Int) -> Void = { _, _, _ in }) async throws -> Sweep {
+    public func measure(_ settings: SweepSettings, cell: ChannelID? = nil, onPoint: @Sendable (ImpedancePoint, _ index: Int, _ total: Int) -> Void = { _, _, _ in }) async throws -> Sweep {
         guard let streams = running.withLock({ $0 }) else { throw InstrumentError.instrument("\(name): not running") }
         let started = Timestamp.now()
         var points: [ImpedancePoint] = []
         func finish(_ status: Sweep.Status) -> Sweep {
-            let sweep = Sweep(channel: channel, sequence: UInt64(max(0, started.wallNs / 1_000_000)), started: started,
+            let sweep = Sweep(channel: cell ?? channel, sequence: UInt64(max(0, started.wallNs / 1_000_000)), started: started,
                               finished: .now(), settings: settings, points: points, status: status)
             streams.sweeps.push(sweep)
             return sweep
@@ -117,7 +119,7 @@ public final class AnalyzerDriver: BenchInstrument {
             let stopping = error is CancellationError
             let message = "\(name): sweep aborted after \(points.count) point(s): \(stopping ? "acquisition stopped" : "\(error)")"
             logger.log(level: stopping ? .notice : .error, "\(message)", metadata: ["instrument": "\(name)"])
-            streams.events.push(BenchEvent(channel: channel, severity: stopping ? .info : .error, kind: "sweep-aborted", message: message, instrument: name))
+            streams.events.push(BenchEvent(channel: cell ?? channel, severity: stopping ? .info : .error, kind: "sweep-aborted", message: message, instrument: name))
             if stopping { try? await session.send("abort") }
             throw error
         }

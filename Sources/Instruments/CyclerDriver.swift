@@ -29,7 +29,7 @@ public struct CyclerChannelConfig: Equatable, Sendable {
 /// committed it (`CommitWatermarks`). A sequence jump, a restart of sequence
 /// numbers (instrument power cycle) or a rise of the dropped-records counter
 /// is pushed as a `gap` event.
-public final class CyclerDriver: BenchInstrument {
+public final class CyclerDriver: SourceInstrument {
     public let name: String
     public let kind = InstrumentKind.cycler
     public let map: CyclerMap
@@ -53,6 +53,9 @@ public final class CyclerDriver: BenchInstrument {
         var dropped: UInt32?
         var lastChannelTime: Double = 0
         var setpoint: SourceSetpoint?
+        /// Protection and record interval set by a schedule, in place of the configured ones.
+        var protection: ProtectionLimits?
+        var recordInterval: Double?
         var paused = false
         var tripCode = 0
         var lastWrite: Double = 0
@@ -92,6 +95,15 @@ public final class CyclerDriver: BenchInstrument {
         let config = try configuration(channel)
         state.withLock { $0[channel]?.setpoint = setpoint; $0[channel]?.paused = false }
         try await writeSetpoint(setpoint, config)
+    }
+
+    public func protect(_ limits: ProtectionLimits, recordInterval: Double?, channel: ChannelID) async throws {
+        let config = try configuration(channel)
+        state.withLock { s in
+            s[channel]?.protection = limits
+            if let recordInterval { s[channel]?.recordInterval = recordInterval }
+        }
+        try await pushProtection(config)
     }
 
     public func pause(channel: ChannelID) async throws {
@@ -148,17 +160,23 @@ public final class CyclerDriver: BenchInstrument {
 
     /// Pushes protection, record interval and watchdog; re-applies the last setpoint unless the channel tripped.
     private func restore(_ config: CyclerChannelConfig) async throws {
-        let p = config.protection
-        for (field, value) in [("protect_voltage_high", p.voltageHigh), ("protect_voltage_low", p.voltageLow),
-                               ("protect_current", p.current), ("protect_temperature", p.temperature),
-                               ("record_interval", config.recordInterval), ("watchdog", Double(config.watchdog))] {
-            try await write(field, value, config)
-        }
+        try await pushProtection(config)
         let status = try await readStatus(config)
         let remembered = state.withLock { $0[config.channel] }
         guard status.state != map.code("state", "tripped"), let setpoint = remembered?.setpoint else { return }
         try await writeSetpoint(setpoint, config)
         if remembered?.paused == true { try await command("pause", config) }
+    }
+
+    /// Protection and record interval (a schedule's, else the configured ones) and the watchdog.
+    private func pushProtection(_ config: CyclerChannelConfig) async throws {
+        let remembered = state.withLock { $0[config.channel] }
+        let p = remembered?.protection ?? config.protection
+        for (field, value) in [("protect_voltage_high", p.voltageHigh), ("protect_voltage_low", p.voltageLow),
+                               ("protect_current", p.current), ("protect_temperature", p.temperature),
+                               ("record_interval", remembered?.recordInterval ?? config.recordInterval), ("watchdog", Double(config.watchdog))] {
+            try await write(field, value, config)
+        }
     }
 
     private func writeSetpoint(_ setpoint: SourceSetpoint, _ config: CyclerChannelConfig) async throws {

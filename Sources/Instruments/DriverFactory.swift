@@ -132,7 +132,11 @@ public final class DriverFactory: Sendable {
     }
 
     private func protection(_ table: ConfigTable) throws(ConfigError) -> ProtectionLimits {
-        let p = try table.table("protection")
+        try Self.protectionLimits(from: try table.table("protection"))
+    }
+
+    /// Limits from a protection table (an instrument's `protection`, a schedule's `safety`).
+    public static func protectionLimits(from p: ConfigTable) throws(ConfigError) -> ProtectionLimits {
         try p.rejectUnknownKeys(["voltage_high_v", "voltage_low_v", "current_a", "temperature_c"])
         let limits = ProtectionLimits(voltageHigh: try p.double("voltage_high_v", in: 0...1000),
                                       voltageLow: try p.double("voltage_low_v", in: 0...1000),
@@ -144,6 +148,11 @@ public final class DriverFactory: Sendable {
 
     private func sweepSettings(_ table: ConfigTable) throws(ConfigError) -> SweepSettings {
         guard let s = try table.optionalTable("sweep") else { return SweepSettings() }
+        return try Self.sweepSettings(from: s)
+    }
+
+    /// Sweep settings from a `sweep` table (an analyzer's default sweep, a schedule's impedance step).
+    public static func sweepSettings(from s: ConfigTable) throws(ConfigError) -> SweepSettings {
         try s.rejectUnknownKeys(["mode", "amplitude", "bias", "start_hz", "stop_hz", "points_per_decade", "cycles"])
         let mode = try s.choice("mode", ["galvanostatic": SweepSettings.Mode.galvanostatic, "potentiostatic": .potentiostatic], default: .galvanostatic)
         return SweepSettings(mode: mode,

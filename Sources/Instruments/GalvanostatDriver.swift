@@ -9,7 +9,7 @@ import Synchronization
 /// queries, so if the daemon dies the instrument turns its output off by
 /// itself. Readings are polled at `recordInterval` and pushed as samples; a
 /// restart of the instrument's reading counter is reported as a `gap`.
-public final class GalvanostatDriver: BenchInstrument {
+public final class GalvanostatDriver: SourceInstrument {
     public let name: String
     public let kind = InstrumentKind.galvanostat
     public let channel: ChannelID
@@ -25,6 +25,9 @@ public final class GalvanostatDriver: BenchInstrument {
 
     struct State {
         var setpoint: SourceSetpoint?
+        /// Protection and reading interval set by a schedule, in place of the configured ones.
+        var protection: ProtectionLimits?
+        var recordInterval: Double?
         var epoch: UInt32 = 0
         var lastSequence: UInt32?
         var lastTime: Double = 0
@@ -75,7 +78,7 @@ public final class GalvanostatDriver: BenchInstrument {
                     lastTripCheck = BenchClock.monotonicSeconds()
                     try await checkTrip(streams: streams, logger: logger)
                 }
-                try await Task.sleep(for: .seconds(recordInterval))
+                try await Task.sleep(for: .seconds(state.withLock { $0.recordInterval } ?? recordInterval))
             }
         }
         await session.line.disconnect()
@@ -87,6 +90,21 @@ public final class GalvanostatDriver: BenchInstrument {
         try await send(setpoint)
     }
 
+    public func apply(_ setpoint: SourceSetpoint, channel: ChannelID) async throws {
+        try await apply(setpoint)
+    }
+
+    public func protect(_ limits: ProtectionLimits, recordInterval interval: Double?, channel: ChannelID) async throws {
+        if let interval, watchdog > 0 && watchdog < 3 * interval {
+            throw InstrumentError.configuration("\(name): readings every \(interval) s would trip its \(watchdog) s watchdog; use at most \(watchdog / 3) s")
+        }
+        state.withLock { s in
+            s.protection = limits
+            if let interval { s.recordInterval = interval }
+        }
+        try await pushProtection()
+    }
+
     public func safeStop(channel: ChannelID) async throws {
         state.withLock { $0.setpoint = nil }
         try await session.send("output_off")
@@ -95,14 +113,20 @@ public final class GalvanostatDriver: BenchInstrument {
 
     private func restore() async throws {
         try await session.send("clear")
+        try await pushProtection()
+        let trip = try await session.query("trip")["code"]?.integer ?? 0
+        if trip == 0, let setpoint = state.withLock({ $0.setpoint }) { try await send(setpoint) }
+    }
+
+    /// Protection (a schedule's, else the configured one) and the watchdog.
+    private func pushProtection() async throws {
+        let protection = state.withLock { $0.protection } ?? self.protection
         try await session.send("protect_voltage_high", ["voltage": .number(protection.voltageHigh)])
         try await session.send("protect_voltage_low", ["voltage": .number(protection.voltageLow)])
         try await session.send("protect_current", ["current": .number(protection.current)])
         try await session.send("protect_temperature", ["temperature": .number(protection.temperature)])
         try await session.send("watchdog", ["seconds": .number(watchdog)])
         try await session.checkErrors(after: "protection")
-        let trip = try await session.query("trip")["code"]?.integer ?? 0
-        if trip == 0, let setpoint = state.withLock({ $0.setpoint }) { try await send(setpoint) }
     }
 
     private func send(_ setpoint: SourceSetpoint) async throws {

@@ -1,3 +1,5 @@
+import BenchCore
+
 /// Protection limits enforced by the instrument itself; pushed at start and after every reconnection.
 public struct ProtectionLimits: Equatable, Sendable {
     public var voltageHigh: Double
@@ -21,4 +23,12 @@ public enum SourceSetpoint: Equatable, Sendable {
     case constantVoltage(voltage: Double, currentLimit: Double)
     /// Constant current until `voltage` is reached, then constant voltage at it.
     case constantCurrentConstantVoltage(current: Double, voltage: Double, currentLimit: Double)
+}
+
+/// An instrument that sources current or voltage into cells: what a test schedule commands.
+/// Settings given here are remembered and pushed again after every reconnection.
+public protocol SourceInstrument: BenchInstrument {
+    func apply(_ setpoint: SourceSetpoint, channel: ChannelID) async throws
+    /// Replaces the channel's protection limits and, when given, its record interval (s).
+    func protect(_ limits: ProtectionLimits, recordInterval: Double?, channel: ChannelID) async throws
 }

@@ -200,6 +200,8 @@ final class ClientSession: Sendable {
                 try await history(request)
             case "ack":
                 try await acknowledge(request)
+            case "run", "stop", "pause", "resume":
+                try await schedule(request)
             case nil:
                 throw RequestError("missing \"op\"; expected one of \(Self.operations)")
             case let op?:
@@ -210,7 +212,29 @@ final class ClientSession: Sendable {
         }
     }
 
-    static let operations = "status, subscribe, unsubscribe, history, ack"
+    static let operations = "status, subscribe, unsubscribe, history, ack, run, stop, pause, resume"
+
+    private func schedule(_ request: StatusRequest) async throws {
+        let op = request.op ?? ""
+        guard let name = request.channel else { throw RequestError("\(op): missing \"channel\"") }
+        guard let channel = context.provider.channel(named: name) else { throw RequestError("\(op): unknown channel \"\(name)\"") }
+        let scheduleRequest: ScheduleRequest
+        switch op {
+        case "run":
+            guard let source = request.schedule else { throw RequestError("run: missing \"schedule\" (the schedule file's text)") }
+            scheduleRequest = .run(channel: channel.id, file: request.file ?? "schedule.toml", source: source)
+        case "stop": scheduleRequest = .stop(channel.id)
+        case "pause": scheduleRequest = .pause(channel.id)
+        default: scheduleRequest = .resume(channel.id)
+        }
+        let status: ScheduleStatus
+        do {
+            status = try await context.provider.schedule(scheduleRequest)
+        } catch {
+            throw RequestError("\(op): \(error)")
+        }
+        send(.schedule(.init(id: request.id, channel: name, schedule: status)))
+    }
 
     private func acknowledge(_ request: StatusRequest) async throws {
         guard let id = request.alarm else { throw RequestError("ack: missing \"alarm\" (the alarm id)") }

@@ -56,10 +56,13 @@ public struct StatusRequest: Sendable, Codable, Equatable {
     public var alarm: Int64?
     public var by: String?
     public var note: String?
+    /// `run`: the schedule file's text and its name (`channel` names the channel, as for `stop`, `pause`, `resume`).
+    public var schedule: String?
+    public var file: String?
 
     public init(op: String, id: RequestID? = nil, streams: [String]? = nil, channels: [String]? = nil,
                 stream: String? = nil, channel: String? = nil, from: Double? = nil, to: Double? = nil, limit: Int? = nil,
-                alarm: Int64? = nil, by: String? = nil, note: String? = nil) {
+                alarm: Int64? = nil, by: String? = nil, note: String? = nil, schedule: String? = nil, file: String? = nil) {
         self.op = op
         self.id = id
         self.streams = streams
@@ -72,6 +75,8 @@ public struct StatusRequest: Sendable, Codable, Equatable {
         self.alarm = alarm
         self.by = by
         self.note = note
+        self.schedule = schedule
+        self.file = file
     }
 }
 
@@ -83,6 +88,7 @@ public enum ServerMessage: Sendable, Equatable {
     case unsubscribed(StreamsReply)
     case history(HistoryReply)
     case acknowledged(AcknowledgedReply)
+    case schedule(ScheduleReply)
     case record(RecordLine)
     case overrun(Overrun)
     case error(ErrorReply)
@@ -126,6 +132,13 @@ public enum ServerMessage: Sendable, Equatable {
         public var alarm: AlarmFields
     }
 
+    public struct ScheduleReply: Sendable, Codable, Equatable {
+        public var id: RequestID?
+        public var channel: String
+        /// The schedule in its state after the request.
+        public var schedule: ScheduleStatus
+    }
+
     public struct Overrun: Sendable, Codable, Equatable {
         public var stream: StreamKind
         /// Records this client will never see because the ring overwrote them first.
@@ -155,6 +168,7 @@ extension ServerMessage: Codable {
         case .unsubscribed(let p): try c.encode("unsubscribed", forKey: .type); try p.encode(to: encoder)
         case .history(let p): try c.encode("history", forKey: .type); try p.encode(to: encoder)
         case .acknowledged(let p): try c.encode("acknowledged", forKey: .type); try p.encode(to: encoder)
+        case .schedule(let p): try c.encode("schedule", forKey: .type); try p.encode(to: encoder)
         case .record(let r): try r.encode(to: encoder)
         case .overrun(let p): try c.encode("overrun", forKey: .type); try p.encode(to: encoder)
         case .error(let p): try c.encode("error", forKey: .type); try p.encode(to: encoder)
@@ -172,6 +186,7 @@ extension ServerMessage: Codable {
         case "unsubscribed": self = .unsubscribed(try StreamsReply(from: decoder))
         case "history": self = .history(try HistoryReply(from: decoder))
         case "acknowledged": self = .acknowledged(try AcknowledgedReply(from: decoder))
+        case "schedule": self = .schedule(try ScheduleReply(from: decoder))
         case "overrun": self = .overrun(try Overrun(from: decoder))
         case "error": self = .error(try ErrorReply(from: decoder))
         case "dropped": self = .dropped(try Dropped(from: decoder))

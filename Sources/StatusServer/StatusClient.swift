@@ -98,6 +98,7 @@ public struct StatusConnection {
             case .unsubscribed(let r) where r.id == id: return line
             case .history(let r) where r.id == id: return line
             case .acknowledged(let r) where r.id == id: return line
+            case .schedule(let r) where r.id == id: return line
             case .error(let r) where r.id == id || r.id == nil:
                 throw StatusClientError(description: "server error: \(r.message)")
             case .dropped(let r):

@@ -18,11 +18,18 @@ public protocol StatusProvider: Sendable {
     /// Acknowledges an active alarm on behalf of `user`, returning it in its new state.
     /// Throw an error whose description says why not; it is sent to the client.
     func acknowledge(alarm id: Int64, by user: String, note: String) async throws -> Alarm
+    /// Runs, stops, pauses or resumes a channel's test schedule; returns its new state.
+    /// Throw an error whose description says why not; it is sent to the client.
+    func schedule(_ request: ScheduleRequest) async throws -> ScheduleStatus
 }
 
 extension StatusProvider {
     public func acknowledge(alarm id: Int64, by user: String, note: String) async throws -> Alarm {
         throw AcknowledgementUnavailable()
+    }
+
+    public func schedule(_ request: ScheduleRequest) async throws -> ScheduleStatus {
+        throw SchedulesUnavailable()
     }
 
     public func channel(named name: String) -> ChannelInfo? {
@@ -68,13 +75,16 @@ public struct ChannelStatus: Sendable, Codable, Equatable {
     public var latest: SampleFields?
     /// Latest state-of-charge estimate, 0…1 (nil when none).
     public var soc: Double?
+    /// The channel's test schedule (nil when it never ran one).
+    public var schedule: ScheduleStatus?
 
-    public init(name: String, instrument: String, state: String, latest: SampleFields?, soc: Double? = nil) {
+    public init(name: String, instrument: String, state: String, latest: SampleFields?, soc: Double? = nil, schedule: ScheduleStatus? = nil) {
         self.name = name
         self.instrument = instrument
         self.state = state
         self.latest = latest
         self.soc = soc
+        self.schedule = schedule
     }
 }
 

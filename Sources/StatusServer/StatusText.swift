@@ -22,6 +22,13 @@ public enum StatusText {
         out += table(["CHANNEL", "INSTRUMENT", "STATE", "V", "A", "°C", "SOC", "LAST SAMPLE AGE"], channelRows,
                      rightAligned: [3, 4, 5, 6, 7])
         out += "\n"
+        let scheduleRows = s.channels.compactMap { c in
+            c.schedule.map { [c.name, $0.name, $0.state, $0.step ?? "-", loops($0), $0.step == nil ? "-" : duration($0.stepSeconds)] }
+        }
+        if !scheduleRows.isEmpty {
+            out += table(["CHANNEL", "SCHEDULE", "STATE", "STEP", "LOOPS", "STEP TIME"], scheduleRows, rightAligned: [5])
+            out += "\n"
+        }
         let instrumentRows = s.instruments.map { i -> [String] in
             let error = i.lastError.map { message in
                 message + (i.lastErrorTime.map { " (\(duration(max(0, s.time - $0))) ago)" } ?? "")
@@ -33,6 +40,21 @@ public enum StatusText {
         let counterRows = s.counters.sorted { $0.key < $1.key }.map { [$0.key, number($0.value)] }
         out += table(["COUNTER", "VALUE"], counterRows, rightAligned: [1])
         return out
+    }
+
+    /// One line for the schedule verbs: `C01: running, step "charge", cycle 2/100, 12 s in step`.
+    public static func schedule(channel: String, _ s: ScheduleStatus) -> String {
+        var parts = [s.state]
+        if let step = s.step { parts.append("step \"\(step)\"") }
+        if !s.loops.isEmpty { parts.append(loops(s)) }
+        if s.step != nil { parts.append("\(duration(s.stepSeconds)) in step") }
+        if let message = s.message { parts.append(message) }
+        return "\(channel): \(s.name): " + parts.joined(separator: ", ")
+    }
+
+    /// Loop counters, outermost first: `cycle 2/100, pulses 1/2`.
+    static func loops(_ s: ScheduleStatus) -> String {
+        s.loops.isEmpty ? "-" : s.loops.map { "\($0.name) \($0.iteration)/\($0.count)" }.joined(separator: ", ")
     }
 
     /// One line per record for `cellbench tail`; nil for lines that are not part of a stream.
@@ -60,7 +82,7 @@ public enum StatusText {
             return "!! disconnected by the server: \(d.reason)"
         case .error(let e):
             return "!! error: \(e.message)"
-        case .hello, .status, .subscribed, .unsubscribed, .history, .acknowledged:
+        case .hello, .status, .subscribed, .unsubscribed, .history, .acknowledged, .schedule:
             return nil
         }
     }

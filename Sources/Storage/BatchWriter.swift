@@ -137,6 +137,17 @@ public final class BatchWriter: Sendable {
                            ratedCapacityAh: ratedCapacityAh)
     }
 
+    /// Saves a channel's schedule and position in a transaction of its own,
+    /// committed (and fsynced) before returning, so a command sent after it
+    /// is never ahead of what a restarted daemon will resume from.
+    /// Blocks on the database: call it off the concurrency pool.
+    public func save(_ schedule: StoredSchedule) throws {
+        try connection.withLock { inserts in
+            guard let inserts else { throw StoreError.closed(path: path) }
+            try inserts.db.writeTransaction { try inserts.save(schedule) }
+        }
+    }
+
     /// Queues a sweep analysis; it is written with the next batch.
     public func submit(_ analysis: SweepAnalysis) {
         analyses.withLock { $0.append(analysis) }

@@ -131,6 +131,17 @@ enum StoreSchema {
             SELECT channel, sequence >> 12, min(wall_ns), max(wall_ns) FROM samples GROUP BY channel, sequence >> 12;
         DROP INDEX samples_by_time;
         """,
+        // 4: where each channel is in its test schedule, so a restarted daemon carries on from there.
+        // The schedule's own text is kept with it: the run does not depend on the file staying put.
+        """
+        CREATE TABLE schedule_positions (
+            channel INTEGER PRIMARY KEY,
+            file TEXT NOT NULL,
+            source TEXT NOT NULL,
+            position_json TEXT NOT NULL,
+            updated_wall_ns INTEGER NOT NULL
+        );
+        """,
     ]
 
     /// Samples per block of `sample_blocks`, as a shift of the sequence number.

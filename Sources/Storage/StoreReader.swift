@@ -23,7 +23,7 @@ public enum TimeOrder: Sendable {
 /// the Swift concurrency pool (a dedicated thread or a thread pool).
 public final class StoreReader {
     public let path: String
-    private let db: SQLiteDatabase
+    let db: SQLiteDatabase
 
     /// Opens an existing store. An older store is migrated first (one short
     /// write transaction); a newer one is refused with `StoreError.newerSchema`.

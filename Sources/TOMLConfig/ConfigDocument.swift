@@ -51,6 +51,8 @@ public indirect enum ConfigValue: Sendable, Equatable {
 /// while reading values can name the file, the line and the key.
 public struct ConfigDocument: Sendable {
     public let file: String
+    /// The TOML text as read.
+    public let text: String
     public let root: ConfigTable
     let locator: LineLocator
 
@@ -66,6 +68,7 @@ public struct ConfigDocument: Sendable {
             throw ConfigError(file: file, line: nil, key: "", message: "TOML syntax error: \(error)")
         }
         self.file = file
+        self.text = text
         self.locator = LineLocator(source: text)
         self.root = ConfigTable(values: ConfigDocument.convert(table: parsed), path: [], file: file, locator: locator)
     }

@@ -18,5 +18,9 @@ extension CellBench {
         ModesVerb.self,
         TrainInverseVerb.self,
         EvalInverseVerb.self,
+        RunCommand.self,
+        StopCommand.self,
+        PauseCommand.self,
+        ResumeCommand.self,
     ]
 }
