@@ -20,8 +20,8 @@ public struct FitOptions: Sendable {
     /// Bounds by parameter name, overriding the circuit's defaults.
     public var bounds: [String: ClosedRange<Double>]
     /// Number of starts: the alternative guesses the spectrum's shape suggests, then random
-    /// (reproducible) perturbations of the first; the lowest χ² wins. Nil: every shape-based
-    /// guess once.
+    /// (reproducible) perturbations of the first. Each is screened with a few iterations; the two
+    /// lowest χ² run on to convergence, and the lower wins. Nil: every shape-based guess once.
     public var starts: Int?
     public var maxIterations: Int
 
@@ -104,24 +104,28 @@ extension Circuit {
         }
         var problem = LevenbergMarquardt(circuit: self, spectrum: spectrum, weighting: options.weighting,
                                          free: free, bounds: free.map { bounds[$0] })
-        var best: LevenbergMarquardt.Outcome?
+        // With one start, that start is the fit. With several, each is screened with a short run,
+        // and only the most promising run on to convergence: the lowest χ² wins.
+        let attempts = max(1, options.starts ?? starts.count)
+        let screening = attempts == 1 ? options.maxIterations : min(options.maxIterations, Self.screeningIterations)
+        var screened: [LevenbergMarquardt.Outcome] = []
         var random = SplitMix64(seed: 0x5EED)
-        for attempt in 0..<max(1, options.starts ?? starts.count) {
+        for attempt in 0..<attempts {
             var guess = attempt < starts.count ? starts[attempt] : start
             if attempt >= starts.count {
                 for i in free { guess[i] = Self.perturb(start[i], within: bounds[i], using: &random) }
             }
-            // Later starts are screened with a short budget; the winner is polished below.
-            let budget = attempt == 0 ? options.maxIterations : min(options.maxIterations, Self.screeningIterations)
-            if let outcome = problem.solve(from: guess, maxIterations: budget),
-               outcome.cost < best?.cost ?? .infinity {
-                best = outcome
-            }
+            if let outcome = problem.solve(from: guess, maxIterations: screening) { screened.append(outcome) }
         }
-        if let screened = best, !screened.converged, screened.iterations < options.maxIterations,
-           let polished = problem.solve(from: screened.parameters, maxIterations: options.maxIterations - screened.iterations) {
-            best = LevenbergMarquardt.Outcome(parameters: polished.parameters, cost: polished.cost,
-                                              iterations: screened.iterations + polished.iterations, converged: polished.converged)
+        var best: LevenbergMarquardt.Outcome?
+        for candidate in screened.sorted(by: { $0.cost < $1.cost }).prefix(Self.finalists) {
+            var outcome = candidate
+            if !candidate.converged, candidate.iterations < options.maxIterations,
+               let polished = problem.solve(from: candidate.parameters, maxIterations: options.maxIterations - candidate.iterations) {
+                outcome = LevenbergMarquardt.Outcome(parameters: polished.parameters, cost: polished.cost,
+                                                     iterations: candidate.iterations + polished.iterations, converged: polished.converged)
+            }
+            if outcome.cost < best?.cost ?? .infinity { best = outcome }
         }
         guard let best else {
             throw FitFailure(reason: "the model is not finite at the initial guess (\(zip(parameterNames, start).map { "\($0)=\($1)" }.joined(separator: ", ")))")
@@ -135,7 +139,11 @@ extension Circuit {
         return problem.report(canonical, names: parameterNames, units: parameterUnits, bounds: bounds, scale: start)
     }
 
-    static let screeningIterations = 25
+    /// Iterations of each screening run, and how many screened starts run on to convergence.
+    /// (On 200 of the benchmark's spectra, 5 or 8 screening iterations with one or two finalists
+    /// succeed exactly as often as screening every start for 25 iterations; 8 and 2 leave a margin.)
+    static let screeningIterations = 8
+    static let finalists = 2
 
     /// A random restart: positive parameters scaled by a log-uniform factor in [1/10, 10],
     /// others drawn uniformly within finite bounds.

@@ -4,6 +4,7 @@ import Foundation
 
 extension Weighting: ExpressibleByArgument {}
 extension FitMethod: ExpressibleByArgument {}
+extension LinKKMode: ExpressibleByArgument {}
 
 /// Reading spectrum files and printing analyses, shared by `fit` and `kk`.
 enum ImpedanceFiles {

@@ -14,6 +14,8 @@ struct KKVerb: ParsableCommand {
     @Option(help: "Maximum number of RC elements.") var maxElements: Int = 50
     @Option(help: "Largest relative residual of a valid spectrum.") var limit: Double = 0.01
     @Flag(help: "Fit no series capacitor (impedance.py's add_cap=False).") var noCapacitor = false
+    @Option(help: "Part of the spectrum the RC elements are fitted to: real, imag or complex (impedance.py's fit_type).")
+    var mode: LinKKMode = .real
     @Flag(help: "Print JSON instead of text.") var json = false
 
     struct Outcome: Encodable {
@@ -29,7 +31,7 @@ struct KKVerb: ParsableCommand {
     }
 
     func run() throws {
-        let options = LinKKOptions(c: c, maxElements: maxElements, seriesCapacitor: !noCapacitor, residualLimit: limit)
+        let options = LinKKOptions(c: c, maxElements: maxElements, seriesCapacitor: !noCapacitor, residualLimit: limit, mode: mode)
         var outcomes: [Outcome] = []
         var invalid = false
         for path in files {

@@ -44,10 +44,15 @@ struct FitTests {
                                   2.0215148253e-03, 1.7165285121e+01, 1.7539768685e-02]
     static let referenceModulus = [1.6398582789e-02, 9.0562210929e-03, 3.0604301949e+00, 5.2866796256e-03,
                                    1.4486829048e-01, 1.3201224660e+03, 2.0151366713e-01]
-    /// Published in impedance.py's tests/test_fitting.py (`results_local`, 3 digits). impedance.py
-    /// stops early along the flat Wo1_1 direction with its default tolerances; its own bounded fit
-    /// (`results_local_bounds`) gives Wo1_1 = 2.38e2, which is where the converged optimum lies.
-    static let published = [1.65e-2, 8.68e-3, 3.32, 5.39e-3, 6.31e-2, 2.38e2, 2.20e-1]
+    /// Published in impedance.py 1.7.1's impedance/tests/test_fitting.py, `test_circuit_fit`:
+    /// `results_local` (3 digits; impedance.py checks its own fit against them with rtol = 1e-2),
+    /// and `results_local_bounds`, the same with element 5 (Wo1_1) = 2.38e2 for the fit with bounds.
+    static let published = [1.65e-2, 8.68e-3, 3.32, 5.39e-3, 6.31e-2, 2.33e2, 2.20e-1]
+    static let publishedBoundedWo1_1 = 2.38e2
+    /// Where impedance.py 1.7.1 `circuit_fit` stops with its default settings: scipy's 'trf' ends on
+    /// its absolute gradient test (gtol = 1e-8) after 18 evaluations, with χ² = 1.94301716683521e-05.
+    static let impedancePyDefaultStop = [0.01651872610668747, 0.008676550450509217, 3.3214256565218916, 0.005389962824567038,
+                                         0.06309274319731348, 232.52043254714042, 0.21954182844734904]
     static let impedancePyGuess = ["R0": 0.01, "R1": 0.01, "C1": 100, "R2": 0.01, "Wo1_0": 0.05, "Wo1_1": 100, "C2": 1]
 
     func exampleSpectrum() throws -> Spectrum {
@@ -56,13 +61,12 @@ struct FitTests {
         return spectrum
     }
 
-    @Test("impedance.py example from impedance.py's initial guess: its optimum within 1%")
+    @Test("impedance.py example from impedance.py's initial guess: its optimum within 1%, its published values within 1% except Wo1_1")
     func impedancePyExample() throws {
         let circuit = try Circuit("R0-p(R1,C1)-p(R2-Wo1,C2)")
         let result = try circuit.fit(try exampleSpectrum(), options: FitOptions(initialGuess: Self.impedancePyGuess, starts: 1))
-        for ((parameter, expected), published) in zip(zip(result.parameters, Self.referenceUnweighted), Self.published) {
+        for (parameter, expected) in zip(result.parameters, Self.referenceUnweighted) {
             #expect(relativeError(parameter.value, expected) < 0.01, "\(parameter.name): \(parameter.value) vs \(expected)")
-            #expect(relativeError(parameter.value, published) < 0.01, "\(parameter.name): \(parameter.value) vs published \(published)")
         }
         for (parameter, expected) in zip(result.parameters, Self.referenceErrors) {
             let error = try #require(parameter.standardError)
@@ -70,6 +74,30 @@ struct FitTests {
         }
         // χ² of impedance.py's converged optimum, evaluated by impedance.py.
         #expect(relativeError(result.chiSquare, 1.9427500437e-05) < 1e-6)
+
+        // Every published value within 1%, except Wo1_1: impedance.py's published 2.33e2 is where
+        // scipy stopped short of the minimum along the flat Wo1_1 direction (below), 2.1% from it.
+        // The same test publishes 2.38e2 for the bounded fit, which reaches the minimum.
+        for (parameter, published) in zip(result.parameters, Self.published) where parameter.name != "Wo1_1" {
+            #expect(relativeError(parameter.value, published) < 0.01, "\(parameter.name): \(parameter.value) vs published \(published)")
+        }
+        let wo1_1 = try #require(result.value("Wo1_1"))
+        #expect(relativeError(wo1_1, Self.publishedBoundedWo1_1) < 0.01, "Wo1_1: \(wo1_1) vs published (bounded) 2.38e2")
+        #expect(relativeError(wo1_1, Self.published[5]) < 0.025, "Wo1_1: \(wo1_1) vs published 2.33e2")
+    }
+
+    @Test("impedance.py's default stopping point is not a minimum: its χ² is higher, and a fit from there moves on to the minimum")
+    func impedancePyStopsEarly() throws {
+        let circuit = try Circuit("R0-p(R1,C1)-p(R2-Wo1,C2)")
+        let spectrum = try exampleSpectrum()
+        let z = circuit.impedance(parameters: Self.impedancePyDefaultStop, frequencies: spectrum.frequencies)
+        let chiSquare = zip(z, spectrum.impedance).reduce(0) { $0 + ($1.0 - $1.1).lengthSquared }
+        // χ² there as impedance.py computes it (least_squares' 2·cost).
+        #expect(relativeError(chiSquare, 1.94301716683521e-05) < 1e-6)
+        let start = Dictionary(uniqueKeysWithValues: zip(circuit.parameterNames, Self.impedancePyDefaultStop))
+        let result = try circuit.fit(spectrum, options: FitOptions(initialGuess: start, starts: 1))
+        #expect(result.chiSquare < chiSquare * (1 - 1e-4))
+        #expect(relativeError(result.value("Wo1_1") ?? 0, Self.referenceUnweighted[5]) < 1e-3)
     }
 
     @Test("modulus weighting with multi-start: impedance.py's weighted optimum within 1%")

@@ -24,6 +24,37 @@ struct LinKKTests {
         #expect(plain.verdict == .invalid)
     }
 
+    /// impedance.py 1.7.1 `linKK(f, Z, c=0.85, max_M=50, fit_type, add_cap)` on its example spectrum,
+    /// one row per point: Fixtures/impedancepy_linkk.csv, written by
+    /// scripts/fixtures/impedancepy_linkk_reference.py.
+    static func impedancePyReference() throws -> [String: (m: Int, mu: Double, residuals: [(Double, Double)])] {
+        let text = String(decoding: try fixtureBytes("impedancepy_linkk.csv"), as: UTF8.self)
+        var reference: [String: (m: Int, mu: Double, residuals: [(Double, Double)])] = [:]
+        for line in text.split(separator: "\n").dropFirst(2) {
+            let fields = line.split(separator: ",").map(String.init)
+            let m = try #require(Int(fields[2])), mu = try #require(Double(fields[3]))
+            let re = try #require(Double(fields[5])), im = try #require(Double(fields[6]))
+            reference["\(fields[0]),\(fields[1])", default: (m, mu, [])].residuals.append((re, im))
+        }
+        return reference
+    }
+
+    @Test("every mode, with and without the series capacitor: M, μ and residuals as impedance.py's",
+          arguments: LinKKMode.allCases, [false, true])
+    func impedancePyModes(mode: LinKKMode, capacitor: Bool) throws {
+        let reference = try #require(try Self.impedancePyReference()["\(mode.rawValue),\(capacitor ? 1 : 0)"])
+        let spectrum = try fixtureSpectrum("impedancepy_exampleData.csv").spectrum
+        let result = try spectrum.linKK(LinKKOptions(seriesCapacitor: capacitor, mode: mode))
+        #expect(result.elementCount == reference.m)
+        #expect(abs(result.mu - reference.mu) < 1e-6, "μ \(result.mu) vs \(reference.mu)")
+        #expect(result.residuals.count == reference.residuals.count)
+        // Residuals are relative to |Z|; 1e-6 is 0.0001% of |Z|.
+        for (ours, theirs) in zip(result.residuals, reference.residuals) {
+            #expect(abs(ours.real - theirs.0) < 1e-6 && abs(ours.imag - theirs.1) < 1e-6,
+                    "f = \(ours.frequency) Hz: (\(ours.real), \(ours.imag)) vs (\(theirs.0), \(theirs.1))")
+        }
+    }
+
     /// On a single ideal arc μ dips below c at M = 4 and the test under-fits; impedance.py 1.7.1
     /// (add_cap=True) gives the same M, μ and residuals: M = 4, μ = 0.76587, 25.66% / 0.76652, 16.88%.
     @Test("single-arc spectra: same early stop as impedance.py", arguments: [
