@@ -39,6 +39,7 @@ public final class AlarmEngine: Sendable {
     private let safeStop: SafeStop
     private let links: LinkStates
     private let storeLagSeconds: @Sendable () -> Double
+    private let clock: @Sendable () -> Timestamp
     private let logger: Logger
 
     /// Records read from each ring per batch.
@@ -50,10 +51,14 @@ public final class AlarmEngine: Sendable {
     ///   - safeStop: stops the channel's output (cycler or galvanostat); called for critical `safe-stop` rules.
     ///   - links: each instrument's link state, read once a second.
     ///   - storeLagSeconds: how long the store has not committed, read once a second.
+    ///   - clock: the time the periodic checks run at; the host clock, or a simulated bench's own time
+    ///     when its samples carry simulated timestamps.
     public init(configuration: AlarmConfiguration, channels: [ChannelInfo], initial: [Alarm], nextID: Int64,
                 streams: BenchStreams, safeStop: @escaping SafeStop, links: @escaping LinkStates = { [] },
-                storeLagSeconds: @escaping @Sendable () -> Double = { 0 }, logger: Logger) {
+                storeLagSeconds: @escaping @Sendable () -> Double = { 0 }, clock: @escaping @Sendable () -> Timestamp = { .now() },
+                logger: Logger) {
         self.configuration = configuration
+        self.clock = clock
         self.streams = streams
         self.safeStop = safeStop
         self.links = links
@@ -105,7 +110,7 @@ public final class AlarmEngine: Sendable {
             }
             let idle = samples.isEmpty && events.isEmpty && estimates.isEmpty
             if !idle { process(samples: samples, events: events, estimates: estimates) }
-            let now = Timestamp.now()
+            let now = clock()
             if now.monotonicSeconds - lastTick >= 1 {
                 lastTick = now.monotonicSeconds
                 tick(now: now)

@@ -35,6 +35,7 @@ struct AlarmService: Service {
             },
             links: { sources.map { (name: $0.name, status: $0.linkStatus()) } },
             storeLagSeconds: { progress.stalledSeconds },
+            clock: simulatedClock(sources) ?? { .now() },
             logger: logger)
         logger.info("alarm engine ready", metadata: ["rules": "\(config.alarms.rules.count)", "open_alarms": "\(open.count)"])
         return AlarmService(engine: engine)
@@ -42,6 +43,12 @@ struct AlarmService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await engine.run() }
+    }
+
+    /// A simulated cohort stamps its samples with simulated time; the periodic checks must follow that time.
+    private static func simulatedClock(_ sources: [any AcquisitionSource]) -> (@Sendable () -> Timestamp)? {
+        guard let cohort = sources.lazy.compactMap({ $0 as? SimulatedCohort }).first else { return nil }
+        return { cohort.now() }
     }
 }
 
