@@ -14,7 +14,7 @@ public enum CellFault: String, Sendable, CaseIterable {
     case looseContact = "loose-contact"
     /// The temperature sensor reads nothing.
     case sensorDropout = "sensor-dropout"
-    /// The voltage reading 50 mV high (a drifted sensor or a bad sense connection):
+    /// The voltage reading jumps 0.2 V high (a failing sense connection or voltage sensor):
     /// what the observer's innovation rule is meant to catch.
     case voltageOffset = "voltage-offset"
 }
@@ -96,7 +96,7 @@ public struct FaultyCohort: Sendable {
             let cell = channels[i].cell
             var voltage = cell.terminalVoltage + 0.0003 * random.gaussian()
             if fault == .looseContact { voltage += 0.01 * random.gaussian() }
-            if fault == .voltageOffset { voltage += 0.05 }
+            if fault == .voltageOffset { voltage += 0.2 }
             let temperature = fault == .sensorDropout ? .nan : cell.temperatureC + 0.02 * random.gaussian()
             samples.append(Sample(channel: channels[i].id, sequence: channels[i].takeSequence(), time: timestamp(time),
                                   instrumentTime: time, voltage: voltage, current: current, temperature: temperature,
