@@ -46,6 +46,10 @@ public struct AgeingCellRun: Sendable {
     public private(set) var throughputAh = 0.0
     /// Wall time of the run's start, ns since the Unix epoch (sample wall times follow simulated time).
     public let startWallNs: Int64
+    /// When set, every `interval`-th cycle is a check-up run at `rate` (C-rate of the fresh cell) for
+    /// both charge and discharge, the others at the program's own currents.
+    public var checkup: (interval: Int, rate: Double)?
+    private let regularCurrents: (charge: Double, discharge: Double)
     private var sequence: UInt64 = 0
 
     public init(channel: ChannelID, fresh: CellParameters = CellParameters(), ageing: CellAgeing, program: CyclingProgram? = nil,
@@ -54,7 +58,9 @@ public struct AgeingCellRun: Sendable {
         self.fresh = fresh
         self.ageing = ageing
         self.cell = VirtualCell(parameters: fresh, soc: startSOC)
-        self.program = program ?? CyclingProgram(capacityAh: fresh.capacityAh)
+        let program = program ?? CyclingProgram(capacityAh: fresh.capacityAh)
+        self.program = program
+        self.regularCurrents = (program.chargeCurrent, program.dischargeCurrent)
         self.startWallNs = startWallNs
     }
 
@@ -67,6 +73,11 @@ public struct AgeingCellRun: Sendable {
         let (current, _) = program.nextCurrent(for: cell)
         if program.cycles != cyclesBefore {
             cell.parameters = ageing.aged(fresh, throughputAh: throughputAh)
+            if let checkup {
+                let slow = program.cycles % max(checkup.interval, 1) == 0
+                program.chargeCurrent = slow ? checkup.rate * fresh.capacityAh : regularCurrents.charge
+                program.dischargeCurrent = slow ? checkup.rate * fresh.capacityAh : regularCurrents.discharge
+            }
         }
         cell.step(current: current, dt: dt)
         throughputAh += abs(current) * dt / 3600
