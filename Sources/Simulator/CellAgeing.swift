@@ -52,6 +52,19 @@ public struct AgeingCellRun: Sendable {
     private let regularCurrents: (charge: Double, discharge: Double)
     private var sequence: UInt64 = 0
 
+    /// A discharge from the end of a charge to the lower cut-off, as the simulator itself counted it.
+    public struct Discharge: Sendable, Hashable {
+        /// Charge the cell gave, Ah.
+        public var ah: Double
+        /// Discharge current, A (negative).
+        public var current: Double
+        /// True capacity of the cell during the discharge, Ah.
+        public var capacityAh: Double
+    }
+    /// Every discharge completed so far that began from a full charge: the truth tests compare with.
+    public private(set) var discharges: [Discharge] = []
+    private var chargeAtFull: Double?
+
     public init(channel: ChannelID, fresh: CellParameters = CellParameters(), ageing: CellAgeing, program: CyclingProgram? = nil,
                 startSOC: Double = 0.5, startWallNs: Int64 = 1_700_000_000_000_000_000) {
         self.channel = channel
@@ -69,8 +82,14 @@ public struct AgeingCellRun: Sendable {
 
     /// Advances `dt` seconds and returns the sample the instrument reports at the end of the step.
     public mutating func step(dt: Double) -> Sample {
-        let cyclesBefore = program.cycles
+        let cyclesBefore = program.cycles, phaseBefore = program.phase
         let (current, _) = program.nextCurrent(for: cell)
+        if program.phase != phaseBefore {
+            if program.phase == .restAfterCharge { chargeAtFull = cell.chargeAh }
+            if program.phase == .restAfterDischarge, let full = chargeAtFull {
+                discharges.append(Discharge(ah: full - cell.chargeAh, current: -program.dischargeCurrent, capacityAh: capacityAh))
+            }
+        }
         if program.cycles != cyclesBefore {
             cell.parameters = ageing.aged(fresh, throughputAh: throughputAh)
             if let checkup {

@@ -23,12 +23,9 @@ import Testing
         var signatures: [Signature]
     }
 
-    /// A discharge from full to empty as the simulator counted it.
-    struct Discharge { var ah: Double; var current: Double }
-
     /// Writes 62 simulated hours of 1C cycling with a C/10 check-up every third cycle (channel A01),
     /// and 20 impedance sweeps whose change from the first is two known modes (channel E01).
-    static func prepareStore(_ path: String) async throws -> [Discharge] {
+    static func prepareStore(_ path: String) async throws -> [AgeingCellRun.Discharge] {
         let streams = BenchStreams()
         let writer = try BatchWriter(path: path, streams: streams, watermarks: CommitWatermarks())
         let cycling = try writer.registerChannel(name: "A01", instrument: "bench", instrumentChannel: 0, ratedCapacityAh: 3)
@@ -37,21 +34,7 @@ import Testing
 
         var run = AgeingCellRun(channel: cycling.id, ageing: CellAgeing(capacityLinearFadeAh: 0.01), startSOC: 0.5)
         run.checkup = (interval: 3, rate: 0.1)
-        var discharges: [Discharge] = []
-        var chargeAtFull: Double?
-        var current = 0.0
-        var previousPhase = run.program.phase
-        for _ in 0..<(62 * 3600 / 5) {
-            let chargeBefore = run.cell.chargeAh
-            let sample = run.step(dt: 5)
-            if run.program.phase == .discharge { current = sample.current }
-            if run.program.phase != previousPhase {
-                if run.program.phase == .restAfterCharge { chargeAtFull = chargeBefore }
-                if run.program.phase == .restAfterDischarge, let full = chargeAtFull { discharges.append(Discharge(ah: full - chargeBefore, current: current)) }
-                previousPhase = run.program.phase
-            }
-            streams.samples.push(sample)
-        }
+        for _ in 0..<(62 * 3600 / 5) { streams.samples.push(run.step(dt: 5)) }
         for k in 0..<20 {
             let time = Timestamp(monotonicNs: Int64(k) * 86_400_000_000_000, wallNs: 1_700_000_000_000_000_000 + Int64(k) * 86_400_000_000_000)
             let points = frequencies.map { f in
@@ -62,7 +45,7 @@ import Testing
                                       settings: SweepSettings(), points: points, status: .complete))
         }
         _ = try await writer.finish()
-        return discharges
+        return run.discharges
     }
 
     /// 10 points per decade from 10 kHz to 0.1 Hz: the grid `modes` reduces sweeps on.

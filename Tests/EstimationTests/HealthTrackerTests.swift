@@ -226,26 +226,9 @@ import Fractional
         run.checkup = (interval: 3, rate: 0.1)
         var tracker = HealthTracker(channel: ChannelID(1), settings: settings)
         var estimates: [Estimate] = []
-        // Independent record per discharge: the simulator's own charge count from full to empty, the
-        // discharge current, and the true capacity of that cycle.
-        var discharges: [(ah: Double, current: Double, truth: Double)] = []
-        var chargeAtFull: Double?
-        var dischargeCurrent = 0.0
-        var previousPhase = run.program.phase
-        for _ in 0..<(62 * 3600 / 5) {
-            let chargeBefore = run.cell.chargeAh
-            let sample = run.step(dt: 5)
-            let phase = run.program.phase
-            if phase == .discharge { dischargeCurrent = sample.current }
-            if phase != previousPhase {
-                if phase == .restAfterCharge { chargeAtFull = chargeBefore }
-                if phase == .restAfterDischarge, let full = chargeAtFull {
-                    discharges.append((full - chargeBefore, dischargeCurrent, run.capacityAh))
-                }
-                previousPhase = phase
-            }
-            tracker.consume(sample) { estimates.append($0) }
-        }
+        for _ in 0..<(62 * 3600 / 5) { tracker.consume(run.step(dt: 5)) { estimates.append($0) } }
+        // Independent record per discharge: the simulator's own charge count from full to empty.
+        let discharges = run.discharges
         let measured = tracker.capacities
         let ocv = try #require(HealthTrackerTests.ocv)
         let window = ocv.soc(atVoltage: 4.15) - ocv.soc(atVoltage: 3.0)
@@ -258,7 +241,7 @@ import Fractional
             #expect(m.checkup == (abs(d.current) < 0.5), "\(d.current) A discharge labelled check-up: \(m.checkup)")
             // The cut-off voltages bound the SOC window at rest; at C/10 the charge between them is
             // close to the window's share of the true capacity, at 1C the overpotential cuts it short.
-            let expected = d.truth * window
+            let expected = d.capacityAh * window
             if m.checkup {
                 #expect(abs(m.capacityAh - expected) < 0.015 * 3, "check-up \(m.capacityAh) Ah, window of the truth \(expected) Ah")
             } else {
