@@ -3,7 +3,7 @@
 # (default 32), the last four faulty from hour ONSET (default 100), run for HOURS
 # simulated hours (default 1000) at TIME_SCALE simulated seconds per second, with the
 # rules of examples/cohort-alarms.toml. Prints every alarm with its delay after the
-# onset, and the false alarms (on healthy cells). BUILD=debug|release (default release).
+# onset (first raise per cell and rule), and the false alarms (on healthy cells). BUILD=debug|release (default release).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 cells=${CELLS:-32}
@@ -43,7 +43,9 @@ echo "cohort through cellbenchd: $cells cells, faults ${faults[*]} from hour $on
   "$build build, $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.0f", b - a }') s wall, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 sqlite3 -separator ' | ' "$dir/bench.db" "
   WITH t0 AS (SELECT min(wall_ns) - $step * 1000000000 AS ns FROM samples)
-  SELECT c.name, a.rule, printf('%.2f h after onset', (a.raised_wall_ns - t0.ns) / 3.6e12 - $onset)
-  FROM alarms a JOIN channels c ON c.id = a.channel, t0 ORDER BY c.name, a.raised_wall_ns;"
+  SELECT c.name, a.rule, printf('first %.2f h after onset', min(a.raised_wall_ns - t0.ns) / 3.6e12 - $onset), count(*) || ' raised'
+  FROM alarms a JOIN channels c ON c.id = a.channel, t0 GROUP BY c.name, a.rule ORDER BY c.name, min(a.raised_wall_ns);"
+echo "alarms on healthy cells: $(sqlite3 "$dir/bench.db" "SELECT count(*) FROM alarms a JOIN channels c ON c.id = a.channel
+  WHERE c.name NOT IN ($(for k in "${!faults[@]}"; do printf "'C%02d'," $((cells - k)); done)'');")"
 echo "samples stored: $(sqlite3 "$dir/bench.db" 'SELECT count(*) FROM samples;')"
 tail -1 "$dir/daemon.log"

@@ -123,5 +123,13 @@ import TOMLConfig
             let e = error as? ConfigError
             return e?.line == 10 && e?.key.hasSuffix("faults.C09") == true && e?.message.contains("no channel 'C09'") == true
         }
+        // Its simulated clock would be the whole bench's: no other instrument beside it.
+        let second = Self.config("").replacingOccurrences(of: "[[channels]]", with: "[[instruments]]\nname = \"sim\"\nkind = \"simulator\"\n[[channels]]")
+        #expect {
+            try plan(second)
+        } throws: { error in
+            let e = error as? ConfigError
+            return e?.line == 13 && e?.key == "instruments[1].kind" && e?.message.contains("no other instrument") == true
+        }
     }
 }
