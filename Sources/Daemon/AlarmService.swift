@@ -39,7 +39,8 @@ struct AlarmService: Service {
             },
             links: { sources.map { (name: $0.name, status: $0.linkStatus()) } },
             storeLagSeconds: { progress.stalledSeconds },
-            clock: simulatedClock(sources) ?? { .now() },
+            // A simulated cohort stamps its samples with simulated time: the periodic checks follow it.
+            timeSource: sources.contains { $0 is SimulatedCohort } ? .samples : .host,
             logger: logger)
         logger.info("alarm engine ready", metadata: ["rules": "\(rules.rules.count)", "open_alarms": "\(open.count)"])
         return AlarmService(engine: engine)
@@ -47,12 +48,6 @@ struct AlarmService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await engine.run() }
-    }
-
-    /// A simulated cohort stamps its samples with simulated time; the periodic checks must follow that time.
-    private static func simulatedClock(_ sources: [any AcquisitionSource]) -> (@Sendable () -> Timestamp)? {
-        guard let cohort = sources.lazy.compactMap({ $0 as? SimulatedCohort }).first else { return nil }
-        return { cohort.now() }
     }
 }
 

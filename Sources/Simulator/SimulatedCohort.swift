@@ -3,17 +3,14 @@ import Synchronization
 
 /// The `simulated-cohort` instrument kind: a `FaultyCohort` run in-process faster
 /// than real time, every sample stamped with simulated time so that rates,
-/// debounce times and rests mean what they would on a real bench.
-///
-/// The bench's alarm engine must then tick on the same clock: `now()` is the
-/// simulated time the cohort has reached.
+/// debounce times and rests mean what they would on a real bench (the bench's
+/// alarm engine then takes the time of its periodic checks from the samples).
 public final class SimulatedCohort: AcquisitionSource {
     public let name: String
     /// Simulated seconds per wall second.
     public let timeScale: Double
     private let cohort: Mutex<FaultyCohort>
     private let link = Mutex(LinkStatus(state: .connecting))
-    private let reached: Mutex<Timestamp>
 
     /// Samples produced per pass before the task yields, so that readers keep up.
     static let samplesPerPass = 4096
@@ -22,11 +19,7 @@ public final class SimulatedCohort: AcquisitionSource {
         self.name = name
         self.timeScale = timeScale
         self.cohort = Mutex(cohort)
-        reached = Mutex(cohort.timestamp(cohort.time))
     }
-
-    /// The simulated time reached so far.
-    public func now() -> Timestamp { reached.withLock { $0 } }
 
     public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
         link.withLock { $0 = LinkStatus(state: .up) }
@@ -38,16 +31,14 @@ public final class SimulatedCohort: AcquisitionSource {
         while !Task.isCancelled {
             let elapsed = clock.now - began
             let target = timeScale * (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-            let time = cohort.withLock { cohort in
+            cohort.withLock { cohort in
                 batch.removeAll(keepingCapacity: true)
                 // Behind the target (a loaded machine), the simulation slows down rather than skipping.
                 while cohort.time + cohort.step <= target && batch.count < Self.samplesPerPass {
                     cohort.advance(into: &batch)
                 }
-                return cohort.timestamp(cohort.time)
             }
             for sample in batch { streams.samples.push(sample) }
-            reached.withLock { $0 = time }
             do { try await Task.sleep(for: .milliseconds(batch.count < Self.samplesPerPass ? 10 : 1)) } catch { break }
         }
     }
