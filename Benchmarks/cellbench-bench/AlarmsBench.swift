@@ -51,7 +51,7 @@ struct AlarmsBench: ParsableCommand {
             for _ in 0..<60 { cohort.advance(into: &batch) }
             let t0 = Self.threadCPUNs()
             engine.process(samples: batch)
-            engine.tick(now: FaultyCohort.timestamp(cohort.time))
+            engine.tick(now: cohort.timestamp(cohort.time))
             evaluationNs += Self.threadCPUNs() - t0
             samples += batch.count
         }

@@ -125,6 +125,15 @@ public struct AlarmConfiguration: Sendable {
         self.commandTimeout = commandTimeout
     }
 
+    /// The same rules and cohorts with their channels renumbered: the configuration file is
+    /// validated before the store exists, and the store then gives the channels their identifiers.
+    public func renumbered(_ identifiers: [ChannelID: ChannelID]) -> AlarmConfiguration {
+        var copy = self
+        for r in copy.rules.indices { copy.rules[r].channels = copy.rules[r].channels.compactMap { identifiers[$0] } }
+        copy.cohorts = copy.cohorts.mapValues { $0.compactMap { identifiers[$0] } }
+        return copy
+    }
+
     static let kinds = ["limit", "sensor-dropout", "innovation", "fit-failure", "resistance-jump", "cohort",
                         "link-lost", "data-gap", "store-lag"]
 

@@ -14,6 +14,15 @@ import Synchronization
 /// Notifications (log line, command) are rate-limited per rule and channel;
 /// critical raises are always logged.
 public final class AlarmEngine: Sendable {
+    /// Where the periodic checks (silences, links, store lag, cohort scores) take their time from.
+    public enum TimeSource: Sendable, Equatable {
+        /// The host clock: a silence or a lost link is noticed even when no sample arrives.
+        case host
+        /// The samples' own timestamps: a simulated bench running faster than real time, whose
+        /// periodic checks must see exactly the samples up to the time they run at.
+        case samples
+    }
+
     public typealias SafeStop = @Sendable (ChannelID) async throws -> Void
     public typealias LinkStates = @Sendable () -> [(name: String, status: LinkStatus)]
 
@@ -39,6 +48,7 @@ public final class AlarmEngine: Sendable {
     private let safeStop: SafeStop
     private let links: LinkStates
     private let storeLagSeconds: @Sendable () -> Double
+    private let timeSource: TimeSource
     private let logger: Logger
 
     /// Records read from each ring per batch.
@@ -50,10 +60,13 @@ public final class AlarmEngine: Sendable {
     ///   - safeStop: stops the channel's output (cycler or galvanostat); called for critical `safe-stop` rules.
     ///   - links: each instrument's link state, read once a second.
     ///   - storeLagSeconds: how long the store has not committed, read once a second.
+    ///   - timeSource: where `run()` takes the time of the periodic checks from.
     public init(configuration: AlarmConfiguration, channels: [ChannelInfo], initial: [Alarm], nextID: Int64,
                 streams: BenchStreams, safeStop: @escaping SafeStop, links: @escaping LinkStates = { [] },
-                storeLagSeconds: @escaping @Sendable () -> Double = { 0 }, logger: Logger) {
+                storeLagSeconds: @escaping @Sendable () -> Double = { 0 }, timeSource: TimeSource = .host,
+                logger: Logger) {
         self.configuration = configuration
+        self.timeSource = timeSource
         self.streams = streams
         self.safeStop = safeStop
         self.links = links
@@ -94,6 +107,7 @@ public final class AlarmEngine: Sendable {
         var samples: [Sample] = [], events: [BenchEvent] = [], estimates: [Estimate] = []
         samples.reserveCapacity(Self.batchSize)
         var lastTick = -Double.infinity
+        var sampleTime: Timestamp?
         var missed: UInt64 = 0
         while !Task.isCancelled {
             missed += streams.samples.read(&sampleCursor, into: &samples, maximum: Self.batchSize)
@@ -105,8 +119,9 @@ public final class AlarmEngine: Sendable {
             }
             let idle = samples.isEmpty && events.isEmpty && estimates.isEmpty
             if !idle { process(samples: samples, events: events, estimates: estimates) }
-            let now = Timestamp.now()
-            if now.monotonicSeconds - lastTick >= 1 {
+            sampleTime = samples.last?.time ?? sampleTime
+            let time = timeSource == .host ? Timestamp.now() : sampleTime
+            if let now = time, now.monotonicSeconds - lastTick >= 1 {
                 lastTick = now.monotonicSeconds
                 tick(now: now)
             }

@@ -21,8 +21,12 @@ struct AlarmService: Service {
         }
         let instruments = Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let instrumentOf = Dictionary(channels.map { ($0.id, $0.instrument) }, uniquingKeysWith: { first, _ in first })
+        // Rules name channels by their configuration order; the engine sees the store's identifiers.
+        let storeID = Dictionary(channels.map { ($0.name, $0.id) }, uniquingKeysWith: { first, _ in first })
+        let configured = config.channels.compactMap { c in storeID[c.info.name].map { (c.info.id, $0) } }
+        let rules = config.alarms.renumbered(Dictionary(configured, uniquingKeysWith: { first, _ in first }))
         let engine = AlarmEngine(
-            configuration: config.alarms, channels: channels, initial: open, nextID: highest + 1, streams: streams,
+            configuration: rules, channels: channels, initial: open, nextID: highest + 1, streams: streams,
             safeStop: { channel in
                 guard let name = instrumentOf[channel], let instrument = instruments[name] else {
                     throw DaemonError("channel \(channel) has no instrument")
@@ -35,8 +39,10 @@ struct AlarmService: Service {
             },
             links: { sources.map { (name: $0.name, status: $0.linkStatus()) } },
             storeLagSeconds: { progress.stalledSeconds },
+            // A simulated cohort stamps its samples with simulated time: the periodic checks follow it.
+            timeSource: sources.contains { $0 is SimulatedCohort } ? .samples : .host,
             logger: logger)
-        logger.info("alarm engine ready", metadata: ["rules": "\(config.alarms.rules.count)", "open_alarms": "\(open.count)"])
+        logger.info("alarm engine ready", metadata: ["rules": "\(rules.rules.count)", "open_alarms": "\(open.count)"])
         return AlarmService(engine: engine)
     }
 

@@ -108,6 +108,10 @@ public struct BenchConfiguration: Sendable {
             let name = try table.string("name")
             guard instrumentNames.insert(name).inserted else { throw table.error("name", "instrument '\(name)' is defined twice") }
             instruments.append(Instrument(name: name, kind: try table.string("kind"), table: table))
+            // A simulated cohort runs on its own simulated clock, which the alarm engine then follows.
+            if instruments.count > 1, instruments.contains(where: { $0.kind == "simulated-cohort" }) {
+                throw table.error("kind", "a bench with a simulated-cohort instrument has no other instrument")
+            }
         }
 
         var channelNames = Set<String>()

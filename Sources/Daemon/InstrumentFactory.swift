@@ -17,7 +17,7 @@ struct InstrumentFactory: Sendable {
     /// Drivers for real instruments (and the protocol-true simulators), from `drivers/*.toml`.
     let drivers: DriverFactory
 
-    var kinds: [String] { ["simulator"] + DriverFactory.kinds }
+    var kinds: [String] { ["simulator", "simulated-cohort"] + DriverFactory.kinds }
 
     func plan(_ instrument: BenchConfiguration.Instrument, channels: [ChannelInfo]) throws(ConfigError) -> InstrumentPlan {
         let table = instrument.table
@@ -35,6 +35,8 @@ struct InstrumentFactory: Sendable {
                 SimulatedInstrument(name: name, channels: channels.map { ($0.id, $0.ratedCapacityAh) }, settings: fixed,
                                     resumeAfter: resumeAfter)
             }
+        case "simulated-cohort":
+            return try cohortPlan(table, name: name, channels: channels)
         case let kind where DriverFactory.kinds.contains(kind):
             // Validate the table and its driver file now, with the channels as configured;
             // the driver that runs is built again once the store has given the channels their ids.
@@ -45,6 +47,34 @@ struct InstrumentFactory: Sendable {
             }
         default:
             throw table.error("kind", "unknown instrument kind '\(instrument.kind)' (known: \(kinds.joined(separator: ", ")))")
+        }
+    }
+
+    /// A simulated cohort of like cells, faults injected by channel name (`[instruments.faults]`).
+    private func cohortPlan(_ table: ConfigTable, name: String, channels: [ChannelInfo]) throws(ConfigError) -> InstrumentPlan {
+        try table.rejectUnknownKeys(["name", "kind", "time_scale", "sample_interval_s", "rest_s", "fault_onset_h", "seed", "faults"])
+        let timeScale = try table.double("time_scale", in: 0.001...1_000_000, default: 1)
+        let step = try table.double("sample_interval_s", in: 0.1...3600, default: 10)
+        let rest = try table.double("rest_s", in: 0...86_400, default: 7200)
+        let onset = 3600 * (try table.double("fault_onset_h", in: 0...1_000_000, default: 0))
+        let seed = UInt64(try table.int("seed", in: 0...Int.max, default: 1))
+        var faults: [String: CellFault] = [:]
+        if let faultTable = try table.optionalTable("faults") {
+            let options = Dictionary(uniqueKeysWithValues: CellFault.allCases.map { ($0.rawValue, $0) })
+            for channel in faultTable.keys {
+                guard channels.contains(where: { $0.name == channel }) else {
+                    throw faultTable.error(channel, "no channel '\(channel)' on instrument '\(name)'")
+                }
+                faults[channel] = try faultTable.choice(channel, options)
+            }
+        }
+        let fixedFaults = faults
+        return InstrumentPlan(name: name) { channels, resumeAfter in
+            let ordered = channels.sorted { $0.instrumentChannel < $1.instrumentChannel }
+            let injected = Dictionary(uniqueKeysWithValues: ordered.compactMap { c in fixedFaults[c.name].map { (c.id, $0) } })
+            let cohort = FaultyCohort(channels: ordered.map(\.id), faults: injected, onset: onset, step: step, restSeconds: rest,
+                                      seed: seed, start: .now(), firstSequence: resumeAfter.mapValues { $0 + 1 })
+            return SimulatedCohort(name: name, cohort: cohort, timeScale: timeScale)
         }
     }
 }

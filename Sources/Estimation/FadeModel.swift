@@ -15,16 +15,19 @@ public struct FadeModel: Sendable, Hashable {
         case degenerate
         public var description: String {
             switch self {
-            case .notEnoughData(let n): "not enough data: \(n) capacity points, at least 5 needed"
+            case .notEnoughData(let n): "not enough data: \(n) capacity points, at least \(FadeModel.minimumPoints) needed"
             case .degenerate: "capacity points do not span enough cycles to separate √n and n terms"
             }
         }
     }
 
-    /// Fits `capacities` (Ah) at `cycles` (equivalent full cycles). Needs 5 points (3 parameters, 2 degrees of freedom).
+    /// Points a fit needs: 3 parameters and 2 degrees of freedom.
+    public static let minimumPoints = 5
+
+    /// Fits `capacities` (Ah) at `cycles` (equivalent full cycles). Needs `minimumPoints` points.
     public static func fit(cycles: [Double], capacities: [Double]) -> Result<FadeModel, Failure> {
         let n = min(cycles.count, capacities.count)
-        guard n >= 5 else { return .failure(.notEnoughData(points: n)) }
+        guard n >= minimumPoints else { return .failure(.notEnoughData(points: n)) }
         // Fitted in u = n / span so the normal matrix is well scaled, then scaled back.
         let span = max(cycles.prefix(n).max() ?? 0, 1e-9)
         var normal = [Double](repeating: 0, count: 9), rhs = [Double](repeating: 0, count: 3)

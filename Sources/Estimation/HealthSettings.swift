@@ -33,6 +33,9 @@ public struct HealthSettings: Sendable, Hashable {
     public var stepDelays: [Double] = [0.1, 1, 10]
     /// The step delay whose resistance defines SOH_R, s.
     public var sohResistanceDelay: Double = 1
+    /// A capacity measured over a segment whose mean current while active is at most this C-rate
+    /// comes from a check-up cycle (a slow full cycle), and is reported apart from the regular cycles'.
+    public var checkupMaximumCRate: Double = 0.25
     /// Widest sample interval still integrated, s; a longer gap breaks the charge count.
     public var maximumGapSeconds: Double = 60
 

@@ -19,6 +19,9 @@ public struct CapacityMeasurement: Sendable, Hashable {
     public var capacityAh: Double
     public var sigmaAh: Double
     public var method: Method
+    /// Measured over a check-up: a slow cycle (mean current while active at most
+    /// `HealthSettings.checkupMaximumCRate`), which yields more charge than the regular cycling rate.
+    public var checkup: Bool
 }
 
 /// Forecast of the crossing of 80 % of rated capacity from the fade model.
@@ -35,7 +38,8 @@ public struct FadeForecast: Sendable, Hashable {
 /// State of health of one channel, online: consumes the channel's samples (and
 /// the SOC and impedance-fit estimates when there are any) and emits estimates:
 ///
-/// - `capacity_ah` (σ) and `soh_q` (σ) at each capacity measurement,
+/// - `capacity_ah` (σ) and `soh_q` (σ) at each capacity measurement of the regular
+///   cycling, `checkup_capacity_ah` (σ) and `checkup_soh_q` (σ) for one over a check-up,
 /// - `r_dc_<delay>s` (Ω) after each current step, `soh_r` relative to the first
 ///   step resistance at the same direction, SOC band and temperature band,
 /// - `soh_r.<R>` for each fitted resistance `fit.<R>` on the same terms,
@@ -51,10 +55,13 @@ public struct HealthTracker: Sendable {
     public private(set) var chargeAh = 0.0
     /// Charge throughput (charged plus discharged), Ah.
     public private(set) var throughputAh = 0.0
+    /// Time with current flowing (not at rest), s.
+    public private(set) var activeSeconds = 0.0
 
     private struct Anchor {
         var chargeAh: Double
         var throughputAh: Double
+        var activeSeconds: Double
         var soc: Double?
         var socSigma: Double
         var method: CapacityMeasurement.Method?
@@ -124,9 +131,10 @@ public struct HealthTracker: Sendable {
         } else {
             if let start = restStart, last.t - start >= settings.minimumRestSeconds {
                 closeRest(voltage: last.v, time: last.stamp, chargeAh: chargeAh - i * dt / 3600,
-                          throughputAh: throughputAh - abs(i) * dt / 3600, emit: emit)
+                          throughputAh: throughputAh - abs(i) * dt / 3600, activeSeconds: activeSeconds, emit: emit)
             }
             restStart = nil
+            activeSeconds += dt
         }
 
         let stamp = sample.time, temperature = sample.temperature
@@ -154,7 +162,8 @@ public struct HealthTracker: Sendable {
     /// End of the data: a rest still under way counts as finished.
     public mutating func finish(emit: (Estimate) -> Void) {
         guard let last, let start = restStart, last.t - start >= settings.minimumRestSeconds else { return }
-        closeRest(voltage: last.v, time: last.stamp, chargeAh: chargeAh, throughputAh: throughputAh, emit: emit)
+        closeRest(voltage: last.v, time: last.stamp, chargeAh: chargeAh, throughputAh: throughputAh,
+                  activeSeconds: activeSeconds, emit: emit)
         restStart = nil
     }
 
@@ -182,10 +191,10 @@ public struct HealthTracker: Sendable {
     // MARK: Capacity
 
     private mutating func closeRest(voltage: Double, time: Timestamp, chargeAh: Double, throughputAh: Double,
-                                    emit: (Estimate) -> Void) {
+                                    activeSeconds: Double, emit: (Estimate) -> Void) {
         let taper = beforeRest.i > 0 && beforeRest.i <= settings.ratedCapacityAh / 10
         var next = Anchor(
-            chargeAh: chargeAh, throughputAh: throughputAh, soc: nil, socSigma: 0, method: nil,
+            chargeAh: chargeAh, throughputAh: throughputAh, activeSeconds: activeSeconds, soc: nil, socSigma: 0, method: nil,
             full: taper && settings.upperVoltage.map { beforeRest.v >= $0 - settings.cutoffTolerance } == true,
             empty: beforeRest.i < 0 && settings.lowerVoltage.map { beforeRest.v <= $0 + settings.cutoffTolerance } == true)
         if let ocv = settings.ocv {
@@ -216,11 +225,17 @@ public struct HealthTracker: Sendable {
         }
         guard let measurement, measurement.q > 0 else { return }
         let rated = settings.ratedCapacityAh
-        capacities.append(CapacityMeasurement(time: time, equivalentCycles: throughputAh / (2 * rated),
-                                              capacityAh: measurement.q, sigmaAh: measurement.sigma, method: measurement.method))
+        // Mean current while current flowed over the measured segment, in C-rate of the rated capacity.
+        let active = activeSeconds - previous.activeSeconds
+        let meanRate = active > 0 ? segmentThroughput / (active / 3600) / rated : .infinity
+        let checkup = meanRate <= settings.checkupMaximumCRate
+        capacities.append(CapacityMeasurement(time: time, equivalentCycles: throughputAh / (2 * rated), capacityAh: measurement.q,
+                                              sigmaAh: measurement.sigma, method: measurement.method, checkup: checkup))
         let source = measurement.method.rawValue
-        emit(Estimate(channel: channel, time: time, quantity: "capacity_ah", value: measurement.q, sigma: measurement.sigma, source: source))
-        emit(Estimate(channel: channel, time: time, quantity: "soh_q", value: measurement.q / rated,
+        let prefix = checkup ? "checkup_" : ""
+        emit(Estimate(channel: channel, time: time, quantity: prefix + "capacity_ah", value: measurement.q, sigma: measurement.sigma,
+                      source: source))
+        emit(Estimate(channel: channel, time: time, quantity: prefix + "soh_q", value: measurement.q / rated,
                       sigma: measurement.sigma / rated, source: source))
         guard case .success(let forecast) = forecast(), let remaining = forecast.remaining else { return }
         let sigma = forecast.remainingLow.flatMap { low in forecast.remainingHigh.map { ($0 - low) / (2 * 1.645) } } ?? .nan
@@ -235,8 +250,13 @@ public struct HealthTracker: Sendable {
 
     /// The fade model fitted to the capacities so far and its forecast of 80 % of rated capacity,
     /// searched up to `horizonFactor` times the cycles so far (at least 10,000 cycles).
+    /// Capacities at different rates do not lie on one curve: the model is fitted to the regular
+    /// cycles' capacities, or to the check-ups' when there are too few regular ones.
     public func forecast(horizonFactor: Double = 20) -> Result<FadeForecast, FadeModel.Failure> {
-        let fit = FadeModel.fit(cycles: capacities.map(\.equivalentCycles), capacities: capacities.map(\.capacityAh))
+        let regular = capacities.filter { !$0.checkup }
+        let checkups = capacities.filter(\.checkup)
+        let series = regular.count >= FadeModel.minimumPoints || regular.count >= checkups.count ? regular : checkups
+        let fit = FadeModel.fit(cycles: series.map(\.equivalentCycles), capacities: series.map(\.capacityAh))
         return fit.map { model in
             let now = capacities.last?.equivalentCycles ?? 0
             let crossing = model.crossing(of: 0.8 * settings.ratedCapacityAh, from: now,

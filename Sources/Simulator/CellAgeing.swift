@@ -46,7 +46,24 @@ public struct AgeingCellRun: Sendable {
     public private(set) var throughputAh = 0.0
     /// Wall time of the run's start, ns since the Unix epoch (sample wall times follow simulated time).
     public let startWallNs: Int64
+    /// When set, every `interval`-th cycle is a check-up run at `rate` (C-rate of the fresh cell) for
+    /// both charge and discharge, the others at the program's own currents.
+    public var checkup: (interval: Int, rate: Double)?
+    private let regularCurrents: (charge: Double, discharge: Double)
     private var sequence: UInt64 = 0
+
+    /// A discharge from the end of a charge to the lower cut-off, as the simulator itself counted it.
+    public struct Discharge: Sendable, Hashable {
+        /// Charge the cell gave, Ah.
+        public var ah: Double
+        /// Discharge current, A (negative).
+        public var current: Double
+        /// True capacity of the cell during the discharge, Ah.
+        public var capacityAh: Double
+    }
+    /// Every discharge completed so far that began from a full charge: the truth tests compare with.
+    public private(set) var discharges: [Discharge] = []
+    private var chargeAtFull: Double?
 
     public init(channel: ChannelID, fresh: CellParameters = CellParameters(), ageing: CellAgeing, program: CyclingProgram? = nil,
                 startSOC: Double = 0.5, startWallNs: Int64 = 1_700_000_000_000_000_000) {
@@ -54,7 +71,9 @@ public struct AgeingCellRun: Sendable {
         self.fresh = fresh
         self.ageing = ageing
         self.cell = VirtualCell(parameters: fresh, soc: startSOC)
-        self.program = program ?? CyclingProgram(capacityAh: fresh.capacityAh)
+        let program = program ?? CyclingProgram(capacityAh: fresh.capacityAh)
+        self.program = program
+        self.regularCurrents = (program.chargeCurrent, program.dischargeCurrent)
         self.startWallNs = startWallNs
     }
 
@@ -63,10 +82,21 @@ public struct AgeingCellRun: Sendable {
 
     /// Advances `dt` seconds and returns the sample the instrument reports at the end of the step.
     public mutating func step(dt: Double) -> Sample {
-        let cyclesBefore = program.cycles
+        let cyclesBefore = program.cycles, phaseBefore = program.phase
         let (current, _) = program.nextCurrent(for: cell)
+        if program.phase != phaseBefore {
+            if program.phase == .restAfterCharge { chargeAtFull = cell.chargeAh }
+            if program.phase == .restAfterDischarge, let full = chargeAtFull {
+                discharges.append(Discharge(ah: full - cell.chargeAh, current: -program.dischargeCurrent, capacityAh: capacityAh))
+            }
+        }
         if program.cycles != cyclesBefore {
             cell.parameters = ageing.aged(fresh, throughputAh: throughputAh)
+            if let checkup {
+                let slow = program.cycles % max(checkup.interval, 1) == 0
+                program.chargeCurrent = slow ? checkup.rate * fresh.capacityAh : regularCurrents.charge
+                program.dischargeCurrent = slow ? checkup.rate * fresh.capacityAh : regularCurrents.discharge
+            }
         }
         cell.step(current: current, dt: dt)
         throughputAh += abs(current) * dt / 3600

@@ -14,6 +14,9 @@ public enum CellFault: String, Sendable, CaseIterable {
     case looseContact = "loose-contact"
     /// The temperature sensor reads nothing.
     case sensorDropout = "sensor-dropout"
+    /// The voltage reading jumps 0.2 V high (a failing sense connection or voltage sensor):
+    /// what the observer's innovation rule is meant to catch.
+    case voltageOffset = "voltage-offset"
 }
 
 /// A cohort of like cells cycled CC-CV with long rests, simulated faster than
@@ -28,27 +31,43 @@ public struct FaultyCohort: Sendable {
     public private(set) var channels: [SimulatedChannel]
     /// Simulated time since the start, s.
     public private(set) var time: Double = 0
+    /// Timestamp of simulated time 0.
+    public let start: Timestamp
     private let initial: [CellParameters]
     private var random: SplitMix64
-    private static let wallStartNs: Int64 = 1_800_000_000_000_000_000
+    /// Simulated time 0 of a cohort given no start: a fixed instant, so runs are reproducible.
+    public static let fixedStart = Timestamp(monotonicNs: 0, wallNs: 1_800_000_000_000_000_000)
 
-    public init(cellCount: Int, faults: [ChannelID: CellFault], onset: Double, step: Double = 10,
-                restSeconds: Double = 7200, seed: UInt64 = 1) {
+    /// - Parameters:
+    ///   - ids: the channels, one cell each; `firstSequence` gives a channel's first sample number (default 1).
+    ///   - start: timestamp of simulated time 0.
+    public init(channels ids: [ChannelID], faults: [ChannelID: CellFault], onset: Double, step: Double = 10,
+                restSeconds: Double = 7200, seed: UInt64 = 1, start: Timestamp = fixedStart,
+                firstSequence: [ChannelID: UInt64] = [:]) {
         self.faults = faults
         self.onset = onset
         self.step = step
+        self.start = start
         var random = SplitMix64(seed: seed)
         var parameters: [CellParameters] = []
-        channels = (0..<cellCount).map { i in
+        channels = ids.map { id in
             var p = CellParameters()
             p.capacityAh *= 1 + 0.02 * (2 * random.uniform() - 1)
             p.r0Ohm *= 1 + 0.03 * (2 * random.uniform() - 1)
             parameters.append(p)
-            return SimulatedChannel(id: ChannelID(i), cell: VirtualCell(parameters: p, soc: 0.5),
-                                    program: CyclingProgram(capacityAh: p.capacityAh, restSeconds: restSeconds))
+            return SimulatedChannel(id: id, cell: VirtualCell(parameters: p, soc: 0.5),
+                                    program: CyclingProgram(capacityAh: p.capacityAh, restSeconds: restSeconds),
+                                    firstSequence: firstSequence[id] ?? 1)
         }
         initial = parameters
         self.random = random
+    }
+
+    /// Cells on channels 0…cellCount−1.
+    public init(cellCount: Int, faults: [ChannelID: CellFault], onset: Double, step: Double = 10,
+                restSeconds: Double = 7200, seed: UInt64 = 1) {
+        self.init(channels: (0..<cellCount).map(ChannelID.init), faults: faults, onset: onset, step: step,
+                  restSeconds: restSeconds, seed: seed)
     }
 
     /// The static description of every channel (named `C01`, `C02`, …; rated 3 Ah).
@@ -60,9 +79,9 @@ public struct FaultyCohort: Sendable {
     }
 
     /// Timestamp of simulated time `t`.
-    public static func timestamp(_ t: Double) -> Timestamp {
+    public func timestamp(_ t: Double) -> Timestamp {
         let ns = Int64((t * 1e9).rounded())
-        return Timestamp(monotonicNs: ns, wallNs: wallStartNs + ns)
+        return Timestamp(monotonicNs: start.monotonicNs + ns, wallNs: start.wallNs + ns)
     }
 
     /// Advances every cell by one step and appends one sample per cell to `samples`.
@@ -77,8 +96,9 @@ public struct FaultyCohort: Sendable {
             let cell = channels[i].cell
             var voltage = cell.terminalVoltage + 0.0003 * random.gaussian()
             if fault == .looseContact { voltage += 0.01 * random.gaussian() }
+            if fault == .voltageOffset { voltage += 0.2 }
             let temperature = fault == .sensorDropout ? .nan : cell.temperatureC + 0.02 * random.gaussian()
-            samples.append(Sample(channel: channels[i].id, sequence: channels[i].takeSequence(), time: Self.timestamp(time),
+            samples.append(Sample(channel: channels[i].id, sequence: channels[i].takeSequence(), time: timestamp(time),
                                   instrumentTime: time, voltage: voltage, current: current, temperature: temperature,
                                   charge: cell.chargeAh))
         }
@@ -90,7 +110,7 @@ public struct FaultyCohort: Sendable {
         case .resistanceGrowth?: channels[i].cell.parameters.r0Ohm = initial[i].r0Ohm * (1 + 0.01 * hours)
         case .capacityFade?: channels[i].cell.parameters.capacityAh = initial[i].capacityAh * max(0.5, 1 - 0.002 * hours)
         case .thermalEvent?: channels[i].cell.parameters.internalHeatW = 3
-        case .looseContact?, .sensorDropout?, nil: break
+        case .looseContact?, .sensorDropout?, .voltageOffset?, nil: break
         }
     }
 }

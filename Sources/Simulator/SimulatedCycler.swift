@@ -41,6 +41,15 @@ public final class SimulatedCycler: @unchecked Sendable {
     /// Power cycle: record buffers and sequence numbers start again.
     public func powerCycle() { device.withLock { $0.powerCycle() } }
 
+    /// The current flowing into the cell of channel `index` now, A, by the instrument's own
+    /// state (0 once the channel is stopped): what a test checks a stop command against.
+    public func cellCurrent(channel index: Int) -> Double {
+        device.withLock { device in
+            device.advance()
+            return device.channels.indices.contains(index) ? device.channels[index].source.cell.current : .nan
+        }
+    }
+
     /// Answers every n-th request with exception 06 (busy); 0 = never.
     public func answerBusy(every n: Int) { device.withLock { $0.busyEvery = n } }
 

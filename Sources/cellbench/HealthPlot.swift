@@ -30,9 +30,12 @@ enum HealthPlot {
             body += "<polyline points=\"\(points)\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\"/>\n"
         }
         for c in report.capacities {
-            body += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#1f77b4\"/>\n",
+            let colour = c.checkup ? checkupColour : regularColour
+            body += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" ",
                            x(c.equivalentCycles), y(c.capacityAh - c.sigmaAh), x(c.equivalentCycles), y(c.capacityAh + c.sigmaAh))
-            body += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"#1f77b4\"/>\n", x(c.equivalentCycles), y(c.capacityAh))
+                + "stroke=\"\(colour)\"/>\n"
+            body += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" ", x(c.equivalentCycles), y(c.capacityAh))
+                + "fill=\"\(colour)\" class=\"\(c.checkup ? "checkup" : "regular")\"/>\n"
         }
         for (value, anchor) in [(0.0, "start"), (end, "end")] {
             body += "<text x=\"\(x(value))\" y=\"\(top + height + 16)\" text-anchor=\"\(anchor)\">" + String(format: "%.0f", value) + "</text>\n"
@@ -46,11 +49,14 @@ enum HealthPlot {
         <text x="360" y="22" text-anchor="middle" font-size="14">Capacity of \(escape(report.channel)) (rated \(report.ratedCapacityAh) Ah)</text>
         \(body)<text x="\(left + width / 2)" y="\(top + height + 34)" text-anchor="middle">equivalent full cycles</text>
         <text transform="translate(20,\(top + height / 2)) rotate(-90)" text-anchor="middle">capacity / Ah</text>
-        <text x="\(left)" y="410" fill="#1f77b4">● measured ±σ</text><text x="\(left + 130)" y="410" fill="#d62728">— fade model</text>
+        <text x="\(left)" y="410" fill="\(regularColour)">● regular cycles ±σ</text><text x="\(left + 150)" y="410" fill="\(checkupColour)">● check-ups ±σ</text><text x="\(left + 280)" y="410" fill="#d62728">— fade model</text>
         </svg>
 
         """
     }
+
+    private static let regularColour = "#1f77b4"
+    private static let checkupColour = "#ff7f0e"
 
     private static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")

@@ -12,6 +12,8 @@ struct HealthReport: Encodable {
         var capacityAh: Double
         var sigmaAh: Double
         var method: String
+        /// Over a check-up (slow) cycle rather than the regular cycling.
+        var checkup: Bool
     }
     struct StepSeries: Encodable {
         var quantity: String
@@ -72,7 +74,7 @@ struct HealthReport: Encodable {
         equivalentCycles = tracker.equivalentCycles
         capacities = tracker.capacities.map {
             Capacity(wallNs: $0.time.wallNs, equivalentCycles: $0.equivalentCycles, capacityAh: $0.capacityAh,
-                     sigmaAh: $0.sigmaAh, method: $0.method.rawValue)
+                     sigmaAh: $0.sigmaAh, method: $0.method.rawValue, checkup: $0.checkup)
         }
         stepResistances = stepOrder.compactMap { steps[$0] }
         self.sohR = sohR

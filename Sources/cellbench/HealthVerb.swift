@@ -61,12 +61,14 @@ struct HealthVerb: ParsableCommand {
     }
 
     private func printSummary(_ reports: [HealthReport]) {
-        print("channel   cycles   capacity/Ah  SOH_Q   SOH_R   cycles to 80 %")
+        print("channel   cycles   capacity/Ah  SOH_Q   check-up/Ah  SOH_R   cycles to 80 %")
         for r in reports {
-            let last = r.capacities.last
+            let last = r.capacities.last { !$0.checkup }
+            let checkup = r.capacities.last(where: \.checkup)
             print(r.channel.padding(toLength: 8, withPad: " ", startingAt: 0) + "  "
                   + cell(r.equivalentCycles, 7, "%.1f") + "  " + cell(last?.capacityAh, 11, "%.4f") + "  "
-                  + cell(last.map { $0.capacityAh / r.ratedCapacityAh }, 6, "%.3f") + "  " + cell(r.sohR, 6, "%.3f") + "  "
+                  + cell(last.map { $0.capacityAh / r.ratedCapacityAh }, 6, "%.3f") + "  " + cell(checkup?.capacityAh, 11, "%.4f") + "  "
+                  + cell(r.sohR, 6, "%.3f") + "  "
                   + (r.forecast.remaining.map { String(format: "%.0f", $0) } ?? r.forecast.reason ?? "beyond horizon"))
         }
     }
@@ -74,11 +76,12 @@ struct HealthVerb: ParsableCommand {
     private func printDetail(_ r: HealthReport) {
         print("Channel \(r.channel): rated \(ImpedanceFiles.number(r.ratedCapacityAh)) Ah, "
               + String(format: "%.1f", r.equivalentCycles) + " equivalent full cycles")
-        print("  time (UTC)                       cycles   capacity/Ah  σ/Ah     SOH_Q   method")
+        print("  time (UTC)                       cycles   capacity/Ah  σ/Ah     SOH_Q   cycle     method")
         for c in r.capacities {
             print("  " + WallTime.iso8601(wallNs: c.wallNs).padding(toLength: 31, withPad: " ", startingAt: 0) + "  "
                   + cell(c.equivalentCycles, 7, "%.1f") + "  " + cell(c.capacityAh, 11, "%.4f") + "  "
-                  + cell(c.sigmaAh, 7, "%.4f") + "  " + cell(c.capacityAh / r.ratedCapacityAh, 6, "%.4f") + "  " + c.method)
+                  + cell(c.sigmaAh, 7, "%.4f") + "  " + cell(c.capacityAh / r.ratedCapacityAh, 6, "%.4f") + "  "
+                  + (c.checkup ? "check-up" : "regular ") + "  " + c.method)
         }
         if r.capacities.isEmpty { print("  no capacity measurement (see docs/health.md: rests, OCV curve or cut-off voltages)") }
         for s in r.stepResistances {

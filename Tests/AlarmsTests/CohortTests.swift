@@ -22,7 +22,9 @@ import TOMLConfig
     ]
 
     @Test func injectedFaultsAreCaughtAndHealthyCellsStayQuiet() throws {
-        let faults: [ChannelID: CellFault] = Dictionary(uniqueKeysWithValues: CellFault.allCases.enumerated().map { (ChannelID(6 + $0), $1) })
+        // Every fault these rules are meant for (the voltage offset is the observer's innovation rule's).
+        let kinds = CellFault.allCases.filter { Self.intended[$0] != nil }
+        let faults: [ChannelID: CellFault] = Dictionary(uniqueKeysWithValues: kinds.enumerated().map { (ChannelID(6 + $0), $1) })
         let onset = 24 * 3600.0
         var cohort = FaultyCohort(cellCount: 12, faults: faults, onset: onset, step: 20)
         let list = cohort.channelInfos
@@ -35,7 +37,7 @@ import TOMLConfig
             batch.removeAll(keepingCapacity: true)
             for _ in 0..<30 { cohort.advance(into: &batch) }
             engine.process(samples: batch)
-            engine.tick(now: FaultyCohort.timestamp(cohort.time))
+            engine.tick(now: cohort.timestamp(cohort.time))
         }
         let raised = published(streams).filter { $0.state == .active }
         let healthy = raised.filter { $0.channel.map { faults[$0] == nil } ?? true }

@@ -1,4 +1,5 @@
 import Testing
+import Instruments
 import TOMLConfig
 @testable import Daemon
 
@@ -80,5 +81,55 @@ import TOMLConfig
         #expect(syntax.line == 2)
         let noChannels = try #require(error("[store]\npath = \"a\"\n[status]\nsocket = \"b\"\n"))
         #expect(noChannels.message.contains("no [[channels]]"))
+    }
+}
+
+@Suite struct SimulatedCohortConfigurationTests {
+    static func config(_ faults: String) -> String {
+        """
+        [store]
+        path = "bench.db"
+        [status]
+        socket = "bench.sock"
+        [[instruments]]
+        name = "cohort"
+        kind = "simulated-cohort"
+        time_scale = 1000
+        [instruments.faults]
+        \(faults)
+        [[channels]]
+        name = "C01"
+        instrument = "cohort"
+        index = 0
+        """
+    }
+
+    private func plan(_ text: String) throws {
+        let config = try BenchConfiguration(document: ConfigDocument(text: text, file: "/etc/cellbench/bench.toml"))
+        _ = try InstrumentFactory(drivers: DriverFactory()).plan(config.instruments[0], channels: config.channels.map(\.info))
+    }
+
+    @Test func faultsNameKnownChannelsAndKnownFaults() throws {
+        try plan(Self.config("C01 = \"internal-short\""))
+        #expect {
+            try plan(Self.config("C01 = \"short\""))
+        } throws: { error in
+            let e = error as? ConfigError
+            return e?.line == 10 && e?.key.hasSuffix("faults.C01") == true && e?.message.contains("internal-short") == true
+        }
+        #expect {
+            try plan(Self.config("C09 = \"internal-short\""))
+        } throws: { error in
+            let e = error as? ConfigError
+            return e?.line == 10 && e?.key.hasSuffix("faults.C09") == true && e?.message.contains("no channel 'C09'") == true
+        }
+        // Its simulated clock would be the whole bench's: no other instrument beside it.
+        let second = Self.config("").replacingOccurrences(of: "[[channels]]", with: "[[instruments]]\nname = \"sim\"\nkind = \"simulator\"\n[[channels]]")
+        #expect {
+            try plan(second)
+        } throws: { error in
+            let e = error as? ConfigError
+            return e?.line == 13 && e?.key == "instruments[1].kind" && e?.message.contains("no other instrument") == true
+        }
     }
 }

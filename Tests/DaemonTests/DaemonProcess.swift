@@ -103,6 +103,27 @@ final class DaemonProcess: @unchecked Sendable {
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
+    /// Runs the `cellbench` built beside `cellbenchd` to completion, on a thread of its own.
+    static func cellbench(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let url = URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("cellbench")
+        return try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Result {
+                    let process = Process()
+                    process.executableURL = url
+                    process.arguments = arguments
+                    let pipe = Pipe()
+                    process.standardOutput = pipe
+                    process.standardError = pipe
+                    try process.run()
+                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+                })
+            }.start()
+        }
+    }
+
     deinit {
         if let p = process, p.isRunning { p.terminate(); p.waitUntilExit() }
         try? FileManager.default.removeItem(atPath: folder)

@@ -215,3 +215,48 @@ import Fractional
         #expect(capacity.value > 2.7 && capacity.value < 3.0)
     }
 }
+
+@Suite struct CheckupTests {
+    @Test func checkupCapacitiesAreLabelledAndKeptOutOfTheRegularSeries() throws {
+        var settings = HealthSettings(ratedCapacityAh: 3)
+        settings.upperVoltage = 4.15
+        settings.lowerVoltage = 3.0
+        // 1C cycling with a C/10 check-up every third cycle, on a fading cell.
+        var run = AgeingCellRun(channel: ChannelID(1), ageing: CellAgeing(capacityLinearFadeAh: 0.01), startSOC: 0.5)
+        run.checkup = (interval: 3, rate: 0.1)
+        var tracker = HealthTracker(channel: ChannelID(1), settings: settings)
+        var estimates: [Estimate] = []
+        for _ in 0..<(62 * 3600 / 5) { tracker.consume(run.step(dt: 5)) { estimates.append($0) } }
+        // Independent record per discharge: the simulator's own charge count from full to empty.
+        let discharges = run.discharges
+        let measured = tracker.capacities
+        let ocv = try #require(HealthTrackerTests.ocv)
+        let window = ocv.soc(atVoltage: 4.15) - ocv.soc(atVoltage: 3.0)
+        let slow = discharges.filter { abs($0.current + 0.3) < 1e-9 }
+        #expect(slow.count == 2 && discharges.count >= 8, "\(discharges.map(\.current))")
+        // Each measurement is one discharge; the last one's rest may still be under way when the run ends.
+        try #require(measured.count == discharges.count || measured.count == discharges.count - 1, "\(measured.count) of \(discharges.count)")
+        for (m, d) in zip(measured, discharges) {
+            #expect(abs(m.capacityAh - d.ah) < 1e-9)
+            #expect(m.checkup == (abs(d.current) < 0.5), "\(d.current) A discharge labelled check-up: \(m.checkup)")
+            // The cut-off voltages bound the SOC window at rest; at C/10 the charge between them is
+            // close to the window's share of the true capacity, at 1C the overpotential cuts it short.
+            let expected = d.capacityAh * window
+            if m.checkup {
+                #expect(abs(m.capacityAh - expected) < 0.015 * 3, "check-up \(m.capacityAh) Ah, window of the truth \(expected) Ah")
+            } else {
+                #expect(m.capacityAh < expected - 0.015 * 3, "regular \(m.capacityAh) Ah, window of the truth \(expected) Ah")
+            }
+        }
+        let checkupEstimates = estimates.filter { $0.quantity == "checkup_capacity_ah" }
+        #expect(checkupEstimates.map(\.value) == measured.filter(\.checkup).map(\.capacityAh))
+        #expect(estimates.filter { $0.quantity == "capacity_ah" }.map(\.value) == measured.filter { !$0.checkup }.map(\.capacityAh))
+        #expect(estimates.filter { $0.quantity == "checkup_soh_q" }.count == measured.filter(\.checkup).count)
+        #expect(measured.filter(\.checkup).count == 2)
+        // The fade model follows the regular cycles only: the check-ups' larger capacities would bend it.
+        let forecast = try tracker.forecast().get()
+        let regular = measured.filter { !$0.checkup }
+        let worst = regular.map { abs($0.capacityAh - forecast.model.capacity(at: $0.equivalentCycles).value) }.max() ?? .infinity
+        #expect(worst < 0.01, "largest residual of the regular capacities \(worst) Ah")
+    }
+}
