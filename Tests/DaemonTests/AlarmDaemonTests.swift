@@ -102,21 +102,7 @@ import Testing
         // Twelve cells, six of them faulty from hour 24 on; 25,000× real time, one sample per 20 simulated seconds.
         let faulty = ["C07": "internal-short", "C08": "resistance-growth", "C09": "capacity-fade",
                       "C10": "thermal-event", "C11": "loose-contact", "C12": "sensor-dropout"]
-        var config = """
-            [store]
-            path = "bench.db"
-            [status]
-            socket = "bench.sock"
-            [[instruments]]
-            name = "cohort"
-            kind = "simulated-cohort"
-            time_scale = 25000
-            sample_interval_s = 20
-            fault_onset_h = 24
-            [instruments.faults]
-
-            """
-        config += faulty.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n") + "\n\n" + rules + "\n"
+        var config = DaemonProcess.cohortConfiguration(timeScale: 25000, sampleInterval: 20, onsetHours: 24, faults: faulty) + "\n" + rules + "\n"
         for i in 1...12 {
             config += "[[channels]]\nname = \"C\(String(format: "%02d", i))\"\ninstrument = \"cohort\"\nindex = \(i - 1)\ncapacity_ah = 3.0\n"
         }
@@ -163,21 +149,9 @@ import Testing
         // The filter takes a lasting offset for a different SOC within minutes, so the rule
         // catches the jump itself: beyond 8σ for a simulated minute.
         let onsetHours = 4.0
-        let config = """
-            [store]
-            path = "bench.db"
-            [status]
-            socket = "bench.sock"
+        let config = DaemonProcess.cohortConfiguration(timeScale: 3600, sampleInterval: 5, onsetHours: onsetHours, faults: ["C02": "voltage-offset"]) + """
             [analysis]
             estimate_interval_s = 10
-            [[instruments]]
-            name = "cohort"
-            kind = "simulated-cohort"
-            time_scale = 3600
-            sample_interval_s = 5
-            fault_onset_h = \(onsetHours)
-            [instruments.faults]
-            C02 = "voltage-offset"
             [[alarms.rule]]
             name = "model-mismatch"
             kind = "innovation"

@@ -85,23 +85,8 @@ import TOMLConfig
 }
 
 @Suite struct SimulatedCohortConfigurationTests {
-    static func config(_ faults: String) -> String {
-        """
-        [store]
-        path = "bench.db"
-        [status]
-        socket = "bench.sock"
-        [[instruments]]
-        name = "cohort"
-        kind = "simulated-cohort"
-        time_scale = 1000
-        [instruments.faults]
-        \(faults)
-        [[channels]]
-        name = "C01"
-        instrument = "cohort"
-        index = 0
-        """
+    static func config(_ faults: [String: String]) -> String {
+        DaemonProcess.cohortConfiguration(timeScale: 1000, faults: faults) + "[[channels]]\nname = \"C01\"\ninstrument = \"cohort\"\nindex = 0\n"
     }
 
     private func plan(_ text: String) throws {
@@ -110,26 +95,26 @@ import TOMLConfig
     }
 
     @Test func faultsNameKnownChannelsAndKnownFaults() throws {
-        try plan(Self.config("C01 = \"internal-short\""))
+        try plan(Self.config(["C01": "internal-short"]))
         #expect {
-            try plan(Self.config("C01 = \"short\""))
+            try plan(Self.config(["C01": "short"]))
         } throws: { error in
             let e = error as? ConfigError
-            return e?.line == 10 && e?.key.hasSuffix("faults.C01") == true && e?.message.contains("internal-short") == true
+            return e?.line == 15 && e?.key.hasSuffix("faults.C01") == true && e?.message.contains("internal-short") == true
         }
         #expect {
-            try plan(Self.config("C09 = \"internal-short\""))
+            try plan(Self.config(["C09": "internal-short"]))
         } throws: { error in
             let e = error as? ConfigError
-            return e?.line == 10 && e?.key.hasSuffix("faults.C09") == true && e?.message.contains("no channel 'C09'") == true
+            return e?.line == 15 && e?.key.hasSuffix("faults.C09") == true && e?.message.contains("no channel 'C09'") == true
         }
         // Its simulated clock would be the whole bench's: no other instrument beside it.
-        let second = Self.config("").replacingOccurrences(of: "[[channels]]", with: "[[instruments]]\nname = \"sim\"\nkind = \"simulator\"\n[[channels]]")
+        let second = Self.config([:]).replacingOccurrences(of: "[[channels]]", with: "[[instruments]]\nname = \"sim\"\nkind = \"simulator\"\n[[channels]]")
         #expect {
             try plan(second)
         } throws: { error in
             let e = error as? ConfigError
-            return e?.line == 13 && e?.key == "instruments[1].kind" && e?.message.contains("no other instrument") == true
+            return e?.line == 17 && e?.key == "instruments[1].kind" && e?.message.contains("no other instrument") == true
         }
     }
 }

@@ -29,14 +29,7 @@ final class DaemonProcess: @unchecked Sendable {
         storePath = folder + "/bench.db"
         socketPath = folder + "/bench.sock"
         logPath = folder + "/daemon.log"
-        var text = """
-            [store]
-            path = "bench.db"
-            batch_interval_s = \(batchIntervalS)
-
-            [status]
-            socket = "bench.sock"
-
+        var text = Self.storeAndSocket(batchIntervalS: batchIntervalS) + """
             [[instruments]]
             name = "sim"
             kind = "simulator"
@@ -133,4 +126,29 @@ final class DaemonProcess: @unchecked Sendable {
 struct DaemonTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension DaemonProcess {
+    /// `[store]` and `[status]` with the store file and the socket beside the configuration (seven lines).
+    static func storeAndSocket(batchIntervalS: Double = 0.05) -> String {
+        "[store]\npath = \"bench.db\"\nbatch_interval_s = \(batchIntervalS)\n\n[status]\nsocket = \"bench.sock\"\n\n"
+    }
+
+    /// The start of a configuration whose only instrument is a `simulated-cohort` named `cohort`, store and
+    /// socket beside the file; `faults` maps channel names to fault names. Rules and channels follow.
+    static func cohortConfiguration(timeScale: Double, sampleInterval: Double = 10, onsetHours: Double = 0,
+                                    faults: [String: String] = [:]) -> String {
+        var text = storeAndSocket() + """
+            [[instruments]]
+            name = "cohort"
+            kind = "simulated-cohort"
+            time_scale = \(timeScale)
+            sample_interval_s = \(sampleInterval)
+            fault_onset_h = \(onsetHours)
+            [instruments.faults]
+
+            """
+        for (channel, fault) in faults.sorted(by: { $0.key < $1.key }) { text += "\(channel) = \"\(fault)\"\n" }
+        return text
+    }
 }
