@@ -40,5 +40,8 @@ ratio() { python3 -c "print(f'{float(\"$1\") / float(\"$2\"):.1f}')"; }
 echo "== ratios (slower cellbench run)"
 echo "fits/s, automatic guess vs impedance.py: $(ratio "$(slowest_rate auto_fits_per_second)" "$(value "$work/python.txt" fixed_guess_fits_per_second)")x"
 echo "fits/s, same fixed guess:                $(ratio "$(slowest_rate fixed_guess_fits_per_second)" "$(value "$work/python.txt" fixed_guess_fits_per_second)")x"
+# CPU time counts only the time each process ran, so these ratios depend far less on the load.
+echo "fits per CPU second, automatic guess vs impedance.py: $(ratio "$(slowest_rate auto_fits_per_cpu_second)" "$(value "$work/python.txt" fixed_guess_fits_per_cpu_second)")x"
+echo "fits per CPU second, same fixed guess:                $(ratio "$(slowest_rate fixed_guess_fits_per_cpu_second)" "$(value "$work/python.txt" fixed_guess_fits_per_cpu_second)")x"
 echo "10,000-point fit time, impedance.py/cellbench: $(ratio "$(value "$work/python.txt" large_fit_seconds)" "$(slowest_time large_fit_seconds)")x"
 echo "Lin-KK time, impedance.py/cellbench:           $(ratio "$(value "$work/python.txt" linkk_seconds)" "$(slowest_time linkk_seconds)")x"
