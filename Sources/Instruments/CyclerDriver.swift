@@ -12,13 +12,17 @@ public struct CyclerChannelConfig: Equatable, Sendable {
     public var recordInterval: Double
     /// Instrument watchdog, s (0 = off): the channel trips if the daemon stops writing.
     public var watchdog: Int
+    /// Mode and setpoints applied when the driver first connects (nil: the channel is left as the instrument has it).
+    public var start: SourceSetpoint?
 
-    public init(channel: ChannelID, index: Int, protection: ProtectionLimits, recordInterval: Double = 1, watchdog: Int = 10) {
+    public init(channel: ChannelID, index: Int, protection: ProtectionLimits, recordInterval: Double = 1, watchdog: Int = 10,
+                start: SourceSetpoint? = nil) {
         self.channel = channel
         self.index = index
         self.protection = protection
         self.recordInterval = recordInterval
         self.watchdog = watchdog
+        self.start = start
     }
 }
 
@@ -73,7 +77,7 @@ public final class CyclerDriver: SourceInstrument {
         self.backoff = backoff
         monitor = LinkMonitor(instrument: name)
         self.logger = logger
-        state = Mutex(Dictionary(uniqueKeysWithValues: channels.map { ($0.channel, ChannelState()) }))
+        state = Mutex(Dictionary(uniqueKeysWithValues: channels.map { ($0.channel, ChannelState(setpoint: $0.start)) }))
     }
 
     public var channels: [ChannelID] { channelConfigs.map(\.channel) }
@@ -160,6 +164,8 @@ public final class CyclerDriver: SourceInstrument {
 
     /// Pushes protection, record interval and watchdog; re-applies the last setpoint unless the channel tripped.
     private func restore(_ config: CyclerChannelConfig) async throws {
+        // An acknowledgement in flight when the link dropped may never have arrived: send it again on the next poll.
+        state.withLock { $0[config.channel]?.lastAcknowledged = 0 }
         try await pushProtection(config)
         let status = try await readStatus(config)
         let remembered = state.withLock { $0[config.channel] }
@@ -226,29 +232,48 @@ public final class CyclerDriver: SourceInstrument {
 
     private func pollLoop(streams: BenchStreams, watermarks: CommitWatermarks, logger: Logger) async throws {
         var lastStatus = 0.0
+        var garbledInRow = 0
         while true {
             try Task.checkCancellation()
-            var catchingUp = false
-            for config in channelConfigs {
-                let (full, restarted) = try await readRecords(config, streams: streams, logger: logger)
-                if full { catchingUp = true }
-                // A power-cycled channel came back with default settings: give it ours again.
-                if restarted { try await restore(config) }
-            }
-            if catchingUp {
-                // The window only moves on once records are acknowledged, and they are acknowledged only when committed.
-                await waitForCommits(watermarks, timeout: 1)
-            }
-            for config in channelConfigs {
-                try await acknowledge(config, watermarks)
-            }
-            let now = BenchClock.monotonicSeconds()
-            if now - lastStatus >= 1 {
-                lastStatus = now
-                for config in channelConfigs { try await checkStatus(config, streams: streams, logger: logger) }
+            let catchingUp: Bool
+            do {
+                catchingUp = try await poll(streams: streams, watermarks: watermarks, logger: logger, lastStatus: &lastStatus)
+                garbledInRow = 0
+            } catch let error as TransportError {
+                // A damaged reply (bad CRC, wrong length) is reported and the poll made again: nothing read from it
+                // was kept and nothing acknowledged. Only several in a row say the link itself is bad.
+                guard case .garbled = error, garbledInRow < Self.garbledRepliesTolerated else { throw error }
+                garbledInRow += 1
+                monitor.protocolError(error, channel: nil, streams: streams, logger: logger)
+                continue
             }
             if !catchingUp { try await Task.sleep(for: .seconds(pollInterval)) }
         }
+    }
+
+    /// One round over every channel: read and push new records, acknowledge what is committed, check status
+    /// once a second. Returns whether some channel's window was full (more records are waiting).
+    private func poll(streams: BenchStreams, watermarks: CommitWatermarks, logger: Logger, lastStatus: inout Double) async throws -> Bool {
+        var catchingUp = false
+        for config in channelConfigs {
+            let (full, restarted) = try await readRecords(config, streams: streams, logger: logger)
+            if full { catchingUp = true }
+            // A power-cycled channel came back with default settings: give it ours again.
+            if restarted { try await restore(config) }
+        }
+        if catchingUp {
+            // The window only moves on once records are acknowledged, and they are acknowledged only when committed.
+            await waitForCommits(watermarks, timeout: 1)
+        }
+        for config in channelConfigs {
+            try await acknowledge(config, watermarks)
+        }
+        let now = BenchClock.monotonicSeconds()
+        if now - lastStatus >= 1 {
+            lastStatus = now
+            for config in channelConfigs { try await checkStatus(config, streams: streams, logger: logger) }
+        }
+        return catchingUp
     }
 
     /// Reads counters and window of one channel, pushes new records, reports gaps.
@@ -362,6 +387,8 @@ public final class CyclerDriver: SourceInstrument {
         logger.error("\(message)", metadata: ["instrument": "\(name)"])
         streams.events.push(BenchEvent(channel: config.channel, severity: .error, kind: "instrument-error", message: message, instrument: name))
     }
+
+    static let garbledRepliesTolerated = 3
 
     static let tripReasons = [1: "over-voltage", 2: "under-voltage", 3: "over-current", 4: "over-temperature", 5: "watchdog", 6: "hardware"]
 }

@@ -40,7 +40,7 @@ public final class DriverFactory: Sendable {
         switch definition.body {
         case .modbus(let map):
             try table.rejectUnknownKeys(Self.commonKeys.union(Self.serialKeys).union(["host", "port", "unit", "response_timeout_s", "byte_timeout_s",
-                                                                                      "poll_interval_s", "record_interval_s", "watchdog_s", "protection"]))
+                                                                                      "poll_interval_s", "record_interval_s", "watchdog_s", "protection", "start"]))
             let endpoint: ModbusEndpoint
             if table.contains("host") {
                 endpoint = .tcp(host: try table.string("host"), port: try table.int("port", in: 1...65535, default: 502))
@@ -52,11 +52,13 @@ public final class DriverFactory: Sendable {
             let limits = try protection(table)
             let interval = try table.double("record_interval_s", in: 0.01...3600, default: 1)
             let watchdog = try table.int("watchdog_s", in: 0...65535, default: 10)
+            let start = try startSetpoint(table)
             for info in channels where info.instrumentChannel >= map.maxChannels {
                 throw table.error(nil, "channel \(info.name) uses index \(info.instrumentChannel), but \(definition.name) has at most \(map.maxChannels) channels")
             }
             let configs = channels.map {
-                CyclerChannelConfig(channel: $0.id, index: $0.instrumentChannel, protection: limits, recordInterval: interval, watchdog: watchdog)
+                CyclerChannelConfig(channel: $0.id, index: $0.instrumentChannel, protection: limits, recordInterval: interval, watchdog: watchdog,
+                                    start: start)
             }
             return CyclerDriver(name: name, map: map, bus: bus(endpoint, timing), unit: try table.int("unit", in: 1...247, default: 1),
                                 channels: configs, pollInterval: try table.double("poll_interval_s", in: 0.001...60, default: 0.2),
@@ -144,6 +146,22 @@ public final class DriverFactory: Sendable {
                                       temperature: try p.double("temperature_c", in: -40...200))
         guard limits.voltageLow < limits.voltageHigh else { throw p.error("voltage_low_v", "must be below voltage_high_v") }
         return limits
+    }
+
+    /// `[instruments.start]`: the mode and setpoints every channel of a cycler gets when the driver first connects.
+    private func startSetpoint(_ table: ConfigTable) throws(ConfigError) -> SourceSetpoint? {
+        guard let t = try table.optionalTable("start") else { return nil }
+        try t.rejectUnknownKeys(["mode", "current_a", "voltage_v", "current_limit_a"])
+        let mode = try t.choice("mode", Dictionary(uniqueKeysWithValues: ["rest", "cc", "cv", "cccv"].map { ($0, $0) }))
+        func current() throws(ConfigError) -> Double { try t.double("current_a", in: -10_000...10_000) }
+        func voltage() throws(ConfigError) -> Double { try t.double("voltage_v", in: 0...1000) }
+        func limit() throws(ConfigError) -> Double { try t.double("current_limit_a", in: 0.000_001...10_000) }
+        switch mode {
+        case "rest": return .rest
+        case "cc": return .constantCurrent(current: try current())
+        case "cv": return .constantVoltage(voltage: try voltage(), currentLimit: try limit())
+        default: return .constantCurrentConstantVoltage(current: try current(), voltage: try voltage(), currentLimit: try limit())  // "cccv"
+        }
     }
 
     private func sweepSettings(_ table: ConfigTable) throws(ConfigError) -> SweepSettings {

@@ -13,12 +13,12 @@ struct CyclerDevice: Sendable {
     static let windowRecords = 6
     static let model = "CellBench Simulated Cycler"
 
-    struct Record: Sendable {
+    struct Record: Sendable, Codable {
         var sequence: UInt32
         var time, voltage, current, temperature, charge: Double
     }
 
-    struct Channel: Sendable {
+    struct Channel: Sendable, Codable {
         var source: SourceChannel
         var idle = true
         var paused = false
@@ -199,6 +199,19 @@ struct CyclerDevice: Sendable {
     init(cells: [VirtualCell], timeScale: Double) {
         channels = cells.map(Channel.init(cell:))
         self.timeScale = timeScale
+    }
+
+    /// The instrument as it was when `memory` was taken; its clock has kept running since.
+    init(memory: CyclerMemory) {
+        channels = memory.channels
+        timeScale = memory.timeScale
+        started = BenchClock.monotonicNs() - Int64((Double(BenchClock.wallNs()) / 1e9 - memory.clockZeroUnix) * 1e9)
+    }
+
+    /// Channels, buffers and counters, with the wall-clock time at which the instrument's clock read zero.
+    func memory() -> CyclerMemory {
+        let running = Double(BenchClock.monotonicNs() - started) / 1e9
+        return CyclerMemory(channels: channels, timeScale: timeScale, clockZeroUnix: Double(BenchClock.wallNs()) / 1e9 - running)
     }
 
     var registerCount: Int { 1000 + 200 * channels.count }

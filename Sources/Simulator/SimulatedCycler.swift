@@ -22,9 +22,10 @@ public final class SimulatedCycler: @unchecked Sendable {
         var unreachableUntil = 0.0
     }
 
-    /// Listens on 127.0.0.1:`port` (0 picks a free port; see `port`).
-    public init(cells: [VirtualCell], timeScale: Double = 1, port: Int = 0) throws(SimulatorError) {
-        device = Locked(CyclerDevice(cells: cells, timeScale: timeScale))
+    /// Listens on 127.0.0.1:`port` (0 picks a free port; see `port`). With a `memory`, the
+    /// cycler carries on from it instead of powering up with `cells`.
+    public init(cells: [VirtualCell], timeScale: Double = 1, port: Int = 0, memory: CyclerMemory? = nil) throws(SimulatorError) {
+        device = Locked(memory.map(CyclerDevice.init(memory:)) ?? CyclerDevice(cells: cells, timeScale: timeScale))
         let listener = try Self.listen(port: port)
         self.port = listener.port
         let thread = Thread { [self] in serve(listener.fd) }
@@ -37,6 +38,9 @@ public final class SimulatedCycler: @unchecked Sendable {
     public func disconnect(for seconds: Double) {
         control.withLock { $0.unreachableUntil = Double(BenchClock.monotonicNs()) / 1e9 + seconds }
     }
+
+    /// Channels, buffers and counters as they are now.
+    public func memory() -> CyclerMemory { device.withLock { $0.memory() } }
 
     /// Power cycle: record buffers and sequence numbers start again.
     public func powerCycle() { device.withLock { $0.powerCycle() } }

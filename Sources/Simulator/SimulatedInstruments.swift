@@ -9,6 +9,7 @@ public final class SimulatedInstruments: Sendable {
     public let galvanostat: SimulatedGalvanostat?
     public let tcpCycler: SimulatedCycler?
     public let rtuBus: SimulatedRTUBus?
+    private let memoryKeeper: CyclerMemoryKeeper?
 
     /// Reads the simulator file and starts what it describes. Errors name file, line and key.
     public init(document: ConfigDocument) throws {
@@ -40,23 +41,39 @@ public final class SimulatedInstruments: Sendable {
             galvanostat = nil
         }
         if let table = try root.optionalTable("cycler") {
-            try table.rejectUnknownKeys(["channels", "capacity_ah", "tcp_port", "rtu_link", "rtu_unit"])
+            try table.rejectUnknownKeys(["channels", "capacity_ah", "tcp_port", "rtu_link", "rtu_unit", "state_file"])
             let count = try table.int("channels", in: 1...32, default: 8)
             // Staggered states of charge so that a demo shows every phase at once.
             let cells = try (0..<count).map { k throws(ConfigError) in try cell(table, soc: 0.15 + 0.7 * Double(k % 8) / 7) }
+            let statePath = try link(table, "state_file")
+            var memory = CyclerMemoryFile()
+            if let statePath {
+                memory = try CyclerMemoryFile.load(path: statePath)
+                for m in [memory.tcp].compactMap({ $0 }) + Array(memory.rtu.values) {
+                    try m.check(channels: count, timeScale: timeScale, file: statePath)
+                }
+            }
+            let tcpMemory = memory.tcp
             tcpCycler = try table.optionalInt("tcp_port").map { port throws(ConfigError) in
                 guard (0...65535).contains(port) else { throw table.error("tcp_port", "port \(port) is outside 0...65535") }
                 return port
-            }.map { port in try SimulatedCycler(cells: cells, timeScale: timeScale, port: port) }
+            }.map { port in try SimulatedCycler(cells: cells, timeScale: timeScale, port: port, memory: tcpMemory) }
             if let rtuLink = try link(table, "rtu_link") {
                 let unit = try table.int("rtu_unit", in: 1...247, default: 1)
-                rtuBus = try SimulatedRTUBus(cyclers: [unit: cells], timeScale: timeScale, link: rtuLink)
+                rtuBus = try SimulatedRTUBus(cyclers: [unit: cells], timeScale: timeScale, link: rtuLink,
+                                             memories: memory.rtu.filter { $0.key == unit })
             } else {
                 rtuBus = nil
+            }
+            if let statePath {
+                memoryKeeper = CyclerMemoryKeeper(path: statePath, tcp: tcpCycler, rtu: rtuBus)
+            } else {
+                memoryKeeper = nil
             }
         } else {
             tcpCycler = nil
             rtuBus = nil
+            memoryKeeper = nil
         }
     }
 
@@ -75,5 +92,6 @@ public final class SimulatedInstruments: Sendable {
         galvanostat?.stop()
         tcpCycler?.stop()
         rtuBus?.stop()
+        memoryKeeper?.stop()
     }
 }

@@ -14,15 +14,20 @@ import Foundation
 public final class SimulatedRTUBus: @unchecked Sendable {
     private let devices: [Int: Locked<CyclerDevice>]
     private let silent = Locked(Set<Int>())
+    /// Fault injection: how many of the next replies go out with a wrong CRC.
+    private let corrupted = Locked(0)
     private let stopping = Locked(false)
     private let done = NSCondition()
     private var finished = false
     private let terminal: PseudoTerminal
     private let link: String?
 
-    /// `cyclers` maps slave addresses (1...247) to the cells of that cycler's channels.
-    public init(cyclers: [Int: [VirtualCell]], timeScale: Double = 1, link: String? = nil) throws(SimulatorError) {
-        devices = cyclers.mapValues { Locked(CyclerDevice(cells: $0, timeScale: timeScale)) }
+    /// `cyclers` maps slave addresses (1...247) to the cells of that cycler's channels;
+    /// a slave with an entry in `memories` carries on from it instead.
+    public init(cyclers: [Int: [VirtualCell]], timeScale: Double = 1, link: String? = nil, memories: [Int: CyclerMemory] = [:]) throws(SimulatorError) {
+        devices = Dictionary(uniqueKeysWithValues: cyclers.map { unit, cells in
+            (unit, Locked(memories[unit].map(CyclerDevice.init(memory:)) ?? CyclerDevice(cells: cells, timeScale: timeScale)))
+        })
         terminal = try PseudoTerminal()
         self.link = link
         if let link { try terminal.link(at: link) }
@@ -43,6 +48,12 @@ public final class SimulatedRTUBus: @unchecked Sendable {
     public func setSilent(unit: Int, _ isSilent: Bool) {
         silent.withLock { if isSilent { $0.insert(unit) } else { $0.remove(unit) } }
     }
+
+    /// The next `count` replies go out with their CRC inverted, as line noise would leave them.
+    public func corruptReplies(_ count: Int) { corrupted.withLock { $0 = count } }
+
+    /// Each slave's channels, buffers and counters as they are now.
+    public func memories() -> [Int: CyclerMemory] { devices.mapValues { $0.withLock { $0.memory() } } }
 
     public func powerCycle(unit: Int) { devices[unit]?.withLock { $0.powerCycle() } }
 
@@ -87,7 +98,10 @@ public final class SimulatedRTUBus: @unchecked Sendable {
             guard length > 0 else { drain(slaveSide); continue }
             let received = Array(request.prefix(Int(length)))
             device.withLock { $0.serve(context, received, length, mapping) }
-            let reply = readAvailable(wire)
+            var reply = readAvailable(wire)
+            if !reply.isEmpty, corrupted.withLock({ n in defer { n = max(0, n - 1) }; return n > 0 }) {
+                reply[reply.count - 1] ^= 0xFF
+            }
             _ = reply.withUnsafeBytes { write(terminal.master, $0.baseAddress, $0.count) }
         }
     }

@@ -1,9 +1,9 @@
 /// A simulated source-measure channel driving a virtual cell: the common core
 /// of the simulated galvanostat and of each simulated cycler channel.
 /// Protection and the watchdog are enforced here, as a real instrument does.
-struct SourceChannel: Sendable {
-    enum Mode: Sendable, Equatable { case off, rest, constantCurrent, constantVoltage, constantCurrentConstantVoltage }
-    enum Trip: Int, Sendable { case none = 0, overVoltage, underVoltage, overCurrent, overTemperature, watchdog }
+struct SourceChannel: Sendable, Codable {
+    enum Mode: Sendable, Equatable, Codable { case off, rest, constantCurrent, constantVoltage, constantCurrentConstantVoltage }
+    enum Trip: Int, Sendable, Codable { case none = 0, overVoltage, underVoltage, overCurrent, overTemperature, watchdog }
 
     var cell: VirtualCell
     var mode = Mode.off

@@ -4,19 +4,19 @@ import Numerics
 /// Parameters of a virtual Li-ion cell: an equivalent circuit (series
 /// resistance, RC branches) on an open-circuit-voltage curve, with a lumped
 /// thermal model. Defaults resemble a 3 Ah NMC 18650 at 25 °C.
-public struct CellParameters: Sendable, Hashable {
-    public struct OCVPoint: Sendable, Hashable {
+public struct CellParameters: Sendable, Hashable, Codable {
+    public struct OCVPoint: Sendable, Hashable, Codable {
         public var soc: Double
         public var volts: Double
         public init(_ soc: Double, _ volts: Double) { self.soc = soc; self.volts = volts }
     }
-    public struct RCBranch: Sendable, Hashable {
+    public struct RCBranch: Sendable, Hashable, Codable {
         public var rOhm: Double
         public var cFarad: Double
         public init(rOhm: Double, cFarad: Double) { self.rOhm = rOhm; self.cFarad = cFarad }
     }
     /// A depressed arc of the impedance spectrum, `R / (1 + (jωτ)^φ)`.
-    public struct Arc: Sendable, Hashable {
+    public struct Arc: Sendable, Hashable, Codable {
         public var rOhm: Double
         public var tauS: Double
         public var exponent: Double
@@ -73,7 +73,7 @@ public struct CellParameters: Sendable, Hashable {
 }
 
 /// A virtual cell integrated exactly under a current held constant over each step.
-public struct VirtualCell: Sendable {
+public struct VirtualCell: Sendable, Codable {
     public var parameters: CellParameters
     public private(set) var soc: Double
     public private(set) var branchVolts: [Double]

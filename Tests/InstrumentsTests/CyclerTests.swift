@@ -244,6 +244,29 @@ struct CyclerTests {
         await shared.shutdown()
     }
 
+    @Test("A reply with a bad CRC on Modbus RTU is a protocol-error event naming it; reading goes on without loss")
+    func badCRC() async throws {
+        let bus = try SimulatedRTUBus(cyclers: [1: [VirtualCell()]])
+        defer { bus.stop() }
+        let endpoint = ModbusEndpoint.rtu(.path(bus.path), SerialSettings(parity: .even))
+        var errors: [BenchEvent] = []
+        let samples = try await withBench(endpoint, channels: channels(1, interval: 0.1, watchdog: 30),
+                                          timing: ModbusTiming(responseTimeout: 0.3, byteTimeout: 0.02)) { driver, streams in
+            try await driver.apply(.rest, channel: ChannelID(0))
+            try await expectEventually(5) { streams.samples.written >= 5 }
+            bus.corruptReplies(2)
+            try await expectEventually(5) { events(streams).filter { $0.kind == "protocol-error" }.count >= 2 }
+            let before = streams.samples.written
+            try await expectEventually(5) { streams.samples.written >= before + 10 }
+            errors = events(streams).filter { $0.kind == "protocol-error" }
+            // Two damaged replies in a row are within what the driver tolerates: the link stayed up.
+            #expect(!events(streams).contains { $0.kind == "link-lost" })
+            #expect(driver.linkStatus().state == .up)
+        }
+        #expect(errors.allSatisfy { $0.message.contains("CRC") && $0.message.contains("unit 1") }, "\(errors.map(\.message))")
+        expectContiguous(sequences(samples, 0))
+    }
+
     func committedCount(_ watermarks: CommitWatermarks, _ channel: Int) -> Int {
         Int(watermarks.committed(ChannelID(channel)) ?? 0)
     }

@@ -53,6 +53,16 @@ struct FactoryTests {
         expectError(cycler.replacingOccurrences(of: "voltage_low_v = 2.5", with: "voltage_low_v = 4.5"), key: "instrument.protection.voltage_low_v", line: 10)
         expectError(cycler.replacingOccurrences(of: "kind = \"cycler\"", with: "kind = \"analyzer\""), key: "instrument.driver", line: 4)
         expectError(cycler.replacingOccurrences(of: "host = ", with: "hots = "), key: "instrument.hots", line: 5)
+        expectError(cycler + "\n[instrument.start]\nmode = \"cccx\"", key: "instrument.start.mode", line: 14)
+        expectError(cycler + "\n[instrument.start]\nmode = \"cc\"\ncurrent_a = 1e6", key: "instrument.start.current_a", line: 15)
+        #expect(throws: ConfigError.self) { try instrument(cycler + "\n[instrument.start]\nmode = \"cccv\"\ncurrent_a = 1") }
+    }
+
+    @Test("A start setpoint is given to every channel of the cycler")
+    func startSetpoint() throws {
+        let driver = try #require(try instrument(cycler + "\n[instrument.start]\nmode = \"cc\"\ncurrent_a = -1.5", channels: 2) as? CyclerDriver)
+        #expect(driver.channelConfigs.map(\.start) == [.constantCurrent(current: -1.5), .constantCurrent(current: -1.5)])
+        #expect(try #require(try instrument(cycler) as? CyclerDriver).channelConfigs.allSatisfy { $0.start == nil })
     }
 
     @Test("A broken driver file is rejected with its own file and line")
@@ -89,19 +99,25 @@ struct FactoryTests {
 
 @Suite("Shipped examples")
 struct ExampleTests {
-    @Test("Every instrument of examples/bench-instruments.toml builds a driver from its shipped driver file")
-    func benchInstrumentsExample() throws {
-        let document = try ConfigDocument(contentsOf: "\(Repository.root)/examples/bench-instruments.toml")
+    @Test("Every instrument of examples/demo.toml builds a driver from its shipped driver file")
+    func demoExample() throws {
+        let document = try ConfigDocument(contentsOf: "\(Repository.root)/examples/demo.toml")
         let channels = try document.root.tables("channels").enumerated().map { index, table in
             ChannelInfo(id: ChannelID(index), name: try table.string("name"), instrument: try table.string("instrument"),
                         instrumentChannel: try table.int("index"))
         }
         let factory = DriverFactory()
-        var kinds: [InstrumentKind] = []
+        var drivers: [any BenchInstrument] = []
         for table in try document.root.tables("instruments") {
             let name = try table.string("name")
-            kinds.append(try factory.make(table: table, channels: channels.filter { $0.instrument == name }).kind)
+            drivers.append(try factory.make(table: table, channels: channels.filter { $0.instrument == name }))
         }
-        #expect(kinds == [.cycler, .analyzer, .galvanostat])
+        #expect(drivers.map(\.kind) == [.cycler, .analyzer, .galvanostat])
+        // The cycler's channels are started CC-CV, so that the demo shows data at once.
+        let cycler = try #require(drivers.first as? CyclerDriver)
+        #expect(cycler.channelConfigs.count == 8)
+        #expect(cycler.channelConfigs.allSatisfy {
+            $0.start == .constantCurrentConstantVoltage(current: 3, voltage: 4.15, currentLimit: 3) && $0.watchdog == 30
+        })
     }
 }
