@@ -58,7 +58,39 @@ struct FractionalBench: ParsableCommand {
                 }
             }
             print(String(format: "mittag-leffler: real %@: %.3f µs per evaluation (%d evaluations, checksum %.6g)", label, time / Double(count) * 1e6, count, sum))
+            // The same arguments through tables built once per (α, β) (build time reported apart).
+            var tables: [MittagLeffler.RealFunction] = []
+            let buildTime = seconds {
+                for alpha in [0.5, 0.633, 2.0 / 3.0, 0.9] {
+                    for beta in [1.0, alpha + 1] { tables.append(MittagLeffler.RealFunction(alpha: alpha, beta: beta)) }
+                }
+            }
+            var tableSum = 0.0
+            let repeats = 50
+            let tableTime = seconds {
+                for _ in 0..<repeats {
+                    for table in tables {
+                        for k in 0..<2000 { tableSum += table(range.0 + (range.1 - range.0) * Double(k) / 1999) }
+                    }
+                }
+            }
+            print(String(format: "mittag-leffler: real %@, tabulated: %.1f ns per evaluation (%d evaluations, checksum %.6g), %.1f ms to build each table",
+                         label, tableTime / Double(count * repeats) * 1e9, count * repeats, tableSum / Double(repeats),
+                         buildTime / Double(tables.count) * 1e3))
         }
+        // Tables against the fixture at its real arguments.
+        var worstTable = 0.0
+        var tables: [String: MittagLeffler.RealFunction] = [:]
+        for i in 0..<csv.rowCount where csv["z_im"][i] == 0 {
+            let (alpha, beta) = (csv["alpha"][i], csv["beta"][i])
+            let key = "\(alpha),\(beta)"
+            let table = tables[key] ?? MittagLeffler.RealFunction(alpha: alpha, beta: beta)
+            tables[key] = table
+            let expected = csv["e_re"][i]
+            guard abs(expected) <= 1e10 else { continue }
+            worstTable = max(worstTable, abs(table(csv["z_re"][i]) - expected) / max(abs(expected), 1e-3))
+        }
+        print(String(format: "mittag-leffler: tabulated, worst relative error at the fixture's real arguments with |E| ≤ 1e10: %.2e", worstTable))
     }
 
     private func stepCost() {

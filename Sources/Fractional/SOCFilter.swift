@@ -76,6 +76,8 @@ public struct SOCFilter: Sendable {
     private var scratch: [Double]
     private var gain: [Double]
     private var h: [Double]
+    /// Each element's step response (tabulated: evaluated every sample when the bias is a state).
+    private let stepResponses: [@Sendable (Double) -> Double]
 
     public init(model: CellModel, tuning: FilterTuning = FilterTuning(), initialSOC: Double, correct: Bool = true,
                 minimumStep: Double = 1e-3, horizon: Double = 1e9) {
@@ -95,6 +97,7 @@ public struct SOCFilter: Sendable {
         scratch = covariance
         gain = Array(repeating: 0, count: size)
         h = gain
+        stepResponses = tuning.estimateBias ? model.elements.map { $0.tabulatedStepResponse() } : []
     }
 
     public var soc: Double { simulator.soc }
@@ -165,7 +168,7 @@ public struct SOCFilter: Sendable {
             // response, not a one-step Markov approximation, which overstates a fractional
             // integrator's accumulation) and the ohmic drop by -δb·R0.
             var sensitivity = -model.seriesResistance
-            for element in model.elements { sensitivity -= element.stepResponse(elapsed) }
+            for stepResponse in stepResponses { sensitivity -= stepResponse(elapsed) }
             h[biasIndex] = sensitivity
         }
         // S = H P Hᵀ + R, K = P Hᵀ / S
