@@ -38,7 +38,7 @@ extension MittagLeffler {
         ///   - negativeLimit: `|z|` up to which the negative axis is tabulated when the asymptotic
         ///     expansion does not take over first (α ≥ 1, or α near 1).
         ///   - tolerance: bound on the trailing Chebyshev coefficients, relative to `max(|E|, 1e-3)` on each piece.
-        public init(alpha: Double, beta: Double = 1, negativeLimit: Double = 1e4, tolerance: Double = 2e-15) {
+        public init(alpha: Double, beta: Double = 1, negativeLimit: Double = 1e4, tolerance: Double = 1e-14) {
             self.alpha = alpha
             self.beta = beta
             let exact = { (z: Double) in MittagLeffler.evaluate(z, alpha: alpha, beta: beta) }
@@ -56,12 +56,16 @@ extension MittagLeffler {
             let wMax = Self.largestExponent
             positiveLimit = alpha * log(wMax) < log(Double.greatestFiniteMagnitude) ? pow(wMax, alpha) : .infinity
             positive = positiveLimit > 1
-                ? ChebyshevPieces(lower: 0, upper: log(wMax), tolerance: tolerance) { y in
+                // Here the samples themselves carry up to w·1e-16 relative rounding (from e^w).
+                ? ChebyshevPieces(lower: 0, upper: log(wMax), tolerance: 2 * tolerance) { y in
                     let w = exp(y)
                     return exact(pow(w, alpha)) * exp(-w)
                 }
                 : nil
         }
+
+        /// Chebyshev pieces of the center, negative and positive tables (0: not tabulated, the contour method is used there).
+        public var pieceCounts: [Int] { [center, negative, positive].map { $0?.pieceCount ?? 0 } }
 
         /// `E_{α,β}(z)`.
         public func callAsFunction(_ z: Double) -> Double {

@@ -112,25 +112,31 @@ import Testing
         }
         // 6.7e-14 at α = 0.9, β = 0.5, z = -1, where the contour method it is built from has 4.7e-14.
         #expect(worstModerate < 1e-13, "worst relative error \(worstModerate) for |E| ≤ 1e10")
-        #expect(worst < 2e-13, "worst relative error \(worst) at \(worstRow) (\(hugeValueRows.count) rows with |E| > 1e10)")
+        #expect(worst < 5e-13, "worst relative error \(worst) at \(worstRow) (\(hugeValueRows.count) rows with |E| > 1e10)")
     }
 
-    /// Between the fixture points: against the contour method at 20 000 arguments that are
-    /// not Chebyshev nodes, over the range the cell models use (α ≤ 1, z ≤ 0) and beyond.
+    /// Between the fixture points: against the contour method at arguments that are
+    /// not Chebyshev nodes (1428 per (α, β)), over the range the cell models use (α ≤ 1, z ≤ 0) and beyond.
     @Test func agreesWithContourMethodEverywhere() {
         for (alpha, beta) in [(0.633, 1.0), (0.633, 1.633), (0.5, 1.5), (0.9, 1.0), (1.0 / 6.0, 1.0), (1.0, 2.0), (1.5, 1.0)] {
             let table = MittagLeffler.RealFunction(alpha: alpha, beta: beta)
-            var worst = 0.0
-            for k in 0..<20_000 / 7 {
+            // Tabulated on both sides (not falling back to the contour method, which this test compares with).
+            #expect(table.pieceCounts.allSatisfy { $0 > 0 }, "α=\(alpha) β=\(beta): pieces \(table.pieceCounts)")
+            var worstNegative = 0.0, worstPositive = 0.0
+            for k in 0..<10_000 / 7 {
                 // Log-uniform |z| from 1e-4 to 1e5 by a golden-ratio sequence, both signs
                 // (positive only where E is finite).
                 let u = (Double(k) * 0.618_033_988_749_894_9).truncatingRemainder(dividingBy: 1)
                 let magnitude = pow(10, -4 + 9 * u)
                 let z = k % 3 == 0 ? min(magnitude, pow(600, alpha)) : -magnitude
                 let exact = MittagLeffler.evaluate(z, alpha: alpha, beta: beta)
-                worst = max(worst, abs(table(z) - exact) / max(abs(exact), 1e-3))
+                let error = abs(table(z) - exact) / max(abs(exact), 1e-3)
+                if z < 0 { worstNegative = max(worstNegative, error) } else { worstPositive = max(worstPositive, error) }
             }
-            #expect(worst < 1e-13, "α=\(alpha) β=\(beta): worst \(worst)")
+            // The models' range (α < 1, z < 0): 5e-14; the oscillating α ≥ 1 side: 5e-13.
+            #expect(worstNegative < (alpha < 1 ? 5e-14 : 5e-13), "α=\(alpha) β=\(beta): worst \(worstNegative) for z < 0")
+            // For z > 0 both carry the rounding of e^w, w = z^(1/α) up to 600: about w·1e-16 each.
+            #expect(worstPositive < 1e-12, "α=\(alpha) β=\(beta): worst \(worstPositive) for z > 0")
         }
     }
 }
