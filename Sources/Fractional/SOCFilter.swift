@@ -8,6 +8,12 @@ public struct FilterTuning: Sendable, Hashable {
     public var polarizationNoise: Double = 2e-4
     /// Uncertainty of the initial SOC.
     public var initialSOCSigma: Double = 0.25
+    /// Error of the OCV table, V (0, the default, takes the table as exact). A table error is
+    /// a bias that no number of voltage samples averages away: it limits the SOC the voltage
+    /// can give to ± ocvSigma / |dOCV/dSOC|, which the EKF's reported σ then includes
+    /// (`σ² = P_SOC + (ocvSigma / slope)²`, the second term at most `initialSOCSigma²`).
+    /// It does not change the filter's gains.
+    public var ocvSigma: Double = 0
     /// Estimate a constant current-sensor bias as a state.
     public var estimateBias = false
     /// Initial uncertainty of that bias, A.
@@ -101,7 +107,13 @@ public struct SOCFilter: Sendable {
     }
 
     public var soc: Double { simulator.soc }
-    public var socSigma: Double { covariance[0].squareRoot() }
+    /// Reported SOC σ: the filter's own plus, for the EKF, the OCV-table limit.
+    public var socSigma: Double {
+        guard correct, tuning.ocvSigma > 0 else { return covariance[0].squareRoot() }
+        let slope = abs(model.ocv.slope(at: simulator.soc))
+        let limit = min(tuning.ocvSigma * tuning.ocvSigma / (slope * slope), tuning.initialSOCSigma * tuning.initialSOCSigma)
+        return (covariance[0] + limit).squareRoot()
+    }
     public var currentBias: Double { bias }
 
     /// Advances over `step` seconds with `heldCurrent` (the previous sample's current, A) and
