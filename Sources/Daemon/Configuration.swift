@@ -40,6 +40,8 @@ public struct BenchConfiguration: Sendable {
         public var cellFile: String?
         /// Observer run on the cell model.
         public var observer: SOCObserver.Method
+        /// Whether the observer adopts the cell model mapped from each new impedance fit of the channel.
+        public var adoptSweepFits: Bool
     }
 
     /// Circuit fitted to sweeps of channels that name none: inductance, series
@@ -109,7 +111,7 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
-            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer"])
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "adopt_sweep_fits"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -130,7 +132,8 @@ public struct BenchConfiguration: Sendable {
                 circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit,
                 cellFile: try table.optionalString("cell").map(table.resolvePath),
                 observer: try table.choice("observer", Dictionary(uniqueKeysWithValues: SOCObserver.Method.allCases.map { ($0.rawValue, $0) }),
-                                           default: .foekf)))
+                                           default: .foekf),
+                adoptSweepFits: try table.optionalBool("adopt_sweep_fits") ?? true))
         }
         guard !channels.isEmpty else { throw root.error(nil, "no [[channels]] defined: the bench has nothing to measure") }
         alarms = try AlarmConfiguration(alarms: root.optionalTable("alarms"), cohorts: root.tables("cohorts"), channels: channels.map(\.info))
