@@ -6,8 +6,8 @@ import Darwin
 
 extension MittagLeffler {
     /// `E_{α,β}(z)` on the real line for one fixed `(α, β)`, tabulated once from the
-    /// accurate contour method so that each later evaluation costs tens of
-    /// nanoseconds instead of microseconds (for code that evaluates the same
+    /// accurate contour method so that each later evaluation costs a fraction of a
+    /// microsecond instead of microseconds (for code that evaluates the same
     /// function many times, such as exact convolutions and the observer).
     ///
     /// Pieces, each a Chebyshev expansion whose trailing coefficients are below
