@@ -4,6 +4,7 @@ import Glibc
 import BenchCore
 import Electrochem
 import Estimation
+import Fractional
 import Foundation
 import Instruments
 import Logging
@@ -90,9 +91,10 @@ public enum BenchDaemon {
                                             reads: BlockingQueue(label: "cellbench.store-read"), startedNs: startedNs)
 
         let provider = AlarmingStatusProvider(base: daemonProvider, engine: alarms.engine)
+        let modelUpdates = ObserverModelUpdates()
         let observing = ObserverPipeline(
             observers: Dictionary(uniqueKeysWithValues: channels.compactMap { c in observers[c.name].map { (c.id, $0) } }),
-            publishIntervalSeconds: config.estimateInterval)
+            publishIntervalSeconds: config.estimateInterval, modelUpdates: modelUpdates)
         // Health of every channel with a rated capacity: capacity, SOH, resistance, fade forecast.
         // The OCV table of the channel's cell file, when it has one, dates the rests' SOC.
         let health = HealthPipeline(trackers: channels.filter { $0.ratedCapacityAh > 0 }.map { info in
@@ -100,7 +102,22 @@ public enum BenchDaemon {
             settings.ocv = observers[info.name]?.model.ocv
             return HealthTracker(channel: info.id, settings: settings)
         })
-        let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger)
+        // Channels whose observer follows the bench's own impedance fits: their cell file's model (capacity, OCV).
+        var fitFollowers: [ChannelID: CellModel] = [:]
+        for (configured, info) in zip(config.channels, channels) where configured.adoptSweepFits {
+            fitFollowers[info.id] = observers[info.name]?.model
+        }
+        let analysis = try makeAnalysis(config: config, channels: channels, streams: streams, writer: writer, logger: logger) {
+            [fitFollowers] result in
+            guard let fit = result.analysis.fit, let base = fitFollowers[result.channel] else { return }
+            let origin = "sweep #\(result.sweepSequence)"
+            do {
+                try modelUpdates.post(fit: fit, base: base, channel: result.channel, origin: origin)
+            } catch {
+                streams.events.push(BenchEvent(channel: result.channel, severity: .warning, kind: "observer-model-rejected",
+                                               message: "\(origin): the fit of \(result.analysis.circuit) gives no cell model: \(error)"))
+            }
+        }
 
         // 3. The status socket.
         try makeParentDirectory(of: config.status.socketPath)
@@ -176,8 +193,9 @@ public enum BenchDaemon {
     }
 
     /// The per-sweep Kramers–Kronig check and fit, storing each analysis with its sweep.
+    /// `onAnalysed` also sees every analysis (the observers' model updates).
     static func makeAnalysis(config: BenchConfiguration, channels: [ChannelInfo], streams: BenchStreams, writer: BatchWriter,
-                             logger: Logger) throws -> @Sendable () async -> Void {
+                             logger: Logger, onAnalysed: @escaping @Sendable (AnalyzedSweep) -> Void) throws -> @Sendable () async -> Void {
         var analyzers: [ChannelID: SweepAnalyzer] = [:]
         for (configured, info) in zip(config.channels, channels) {
             analyzers[info.id] = try SweepAnalyzer(circuit: configured.circuit)
@@ -186,6 +204,7 @@ public enum BenchDaemon {
         let names = Dictionary(uniqueKeysWithValues: channels.map { ($0.id, $0.name) })
         return {
             await pipeline.run(streams: streams, channelNames: names) { result in
+                onAnalysed(result)
                 do {
                     let json = String(decoding: try JSONEncoder().encode(result.analysis), as: UTF8.self)
                     writer.submit(Storage.SweepAnalysis(channel: result.channel, sweepSequence: result.sweepSequence,

@@ -45,6 +45,8 @@ public struct BenchConfiguration: Sendable {
         public var schedule: ScheduleSource?
         /// Analyzer wired to this channel's cell, for the impedance steps of its schedules.
         public var analyzer: String?
+        /// Whether the observer adopts the cell model mapped from each new impedance fit of the channel.
+        public var adoptSweepFits: Bool
     }
 
     /// Circuit fitted to sweeps of channels that name none: inductance, series
@@ -118,7 +120,7 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
-            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "schedule", "analyzer"])
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "schedule", "analyzer", "adopt_sweep_fits"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -141,7 +143,8 @@ public struct BenchConfiguration: Sendable {
                 observer: try table.choice("observer", Dictionary(uniqueKeysWithValues: SOCObserver.Method.allCases.map { ($0.rawValue, $0) }),
                                            default: .foekf),
                 schedule: try Self.schedule(table, capacityAh: capacity),
-                analyzer: try Self.analyzer(table, instruments: instruments)))
+                analyzer: try Self.analyzer(table, instruments: instruments),
+                adoptSweepFits: try table.optionalBool("adopt_sweep_fits") ?? true))
             if table.contains("schedule") || table.contains("analyzer"),
                let kind = instruments.first(where: { $0.name == instrument })?.kind, !Self.sourceKinds.contains(kind) {
                 throw table.error(table.contains("schedule") ? "schedule" : "analyzer",

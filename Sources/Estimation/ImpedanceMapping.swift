@@ -52,6 +52,16 @@ public struct ImpedanceFitParameters: Sendable, Hashable {
 }
 
 extension SOCObserver {
+    /// Continues with a new model from the next sample on, keeping the current SOC and its σ
+    /// (before the first sample: the new model with the same initial SOC rule).
+    public mutating func adopt(model newModel: CellModel) throws(Failure) {
+        guard let state = currentState else {
+            self = try SOCObserver(model: newModel, method: method, tuning: tuning, initialSOC: initialSOC)
+            return
+        }
+        try adopt(model: newModel, at: SOCEstimate(soc: state.soc, socSigma: state.sigma, predictedVoltage: .nan, currentBias: 0))
+    }
+
     /// Continues with a new model (after a new impedance fit), keeping the SOC and its σ.
     /// The element voltages restart from the new model's rest state.
     public mutating func adopt(model newModel: CellModel, at estimate: SOCEstimate) throws(Failure) {

@@ -33,7 +33,7 @@ public struct SOCObserver: Sendable {
     public let model: CellModel
     public let method: Method
     public let tuning: FilterTuning
-    private let initialSOC: Double?
+    let initialSOC: Double?
     private var filter: SOCFilter?
     private var lastTime = 0.0
     private var lastCurrent = 0.0
@@ -54,6 +54,9 @@ public struct SOCObserver: Sendable {
         self.tuning = tuning
         self.initialSOC = initialSOC
     }
+
+    /// SOC and its σ after the latest sample; nil before the first.
+    public var currentState: (soc: Double, sigma: Double)? { filter.map { ($0.soc, $0.socSigma) } }
 
     /// Takes the next sample of the channel. Time is the sample's monotonic timestamp.
     public mutating func consume(_ sample: Sample) -> SOCEstimate {

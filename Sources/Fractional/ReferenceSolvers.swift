@@ -10,11 +10,12 @@ public enum FullMemory {
     /// `v(t_n) = Σ_{j<n} u_j [S(t_n - t_j) - S(t_n - t_{j+1})]`, O(N²).
     /// `currents[j]` is held on `[times[j], times[j+1])`.
     public static func convolve(_ element: RelaxationElement, times: [Double], currents: [Double]) -> [Double] {
+        let stepResponse = element.tabulatedStepResponse()
         var out = Array(repeating: 0.0, count: times.count)
         for n in times.indices {
             var v = 0.0
             for j in 0..<n {
-                v += currents[j] * (element.stepResponse(times[n] - times[j]) - element.stepResponse(times[n] - times[j + 1]))
+                v += currents[j] * (stepResponse(times[n] - times[j]) - stepResponse(times[n] - times[j + 1]))
             }
             out[n] = v
         }
@@ -25,9 +26,10 @@ public enum FullMemory {
     public static func convolveUniform(_ element: RelaxationElement, step: Double, currents: [Double]) -> [Double] {
         let n = currents.count
         var kernel = Array(repeating: 0.0, count: n)
+        let stepResponse = element.tabulatedStepResponse()
         var previous = 0.0
         for m in 1..<max(n, 1) {
-            let s = element.stepResponse(Double(m) * step)
+            let s = stepResponse(Double(m) * step)
             kernel[m] = s - previous
             previous = s
         }

@@ -43,13 +43,26 @@ public enum RelaxationElement: Sendable, Hashable {
 
     /// Exact voltage at time τ ≥ 0 after a 1 A current step at τ = 0, V (Ω·A).
     public func stepResponse(_ tau: Double) -> Double {
+        stepResponse(tau) { z, alpha in MittagLeffler.evaluate(z, alpha: alpha, beta: alpha + 1) }
+    }
+
+    /// The same step response with its Mittag-Leffler function tabulated once
+    /// (`MittagLeffler.RealFunction`), for code that evaluates it many times.
+    public func tabulatedStepResponse() -> @Sendable (Double) -> Double {
+        guard case let .parallelCPE(_, _, alpha) = self, alpha < 1 else { return { stepResponse($0) } }
+        let table = MittagLeffler.RealFunction(alpha: alpha, beta: alpha + 1)
+        return { stepResponse($0) { z, _ in table(z) } }
+    }
+
+    /// `mittagLeffler(z, α)` is `E_{α,α+1}(z)`.
+    private func stepResponse(_ tau: Double, mittagLeffler: (Double, Double) -> Double) -> Double {
         guard tau > 0 else { return 0 }
         switch self {
         case let .parallelCPE(r, t, alpha):
             if alpha == 1 { return -r * expm1(-tau / (r * t)) }
             // R (1 - E_α(-τ^α/(RT))) = τ^α/T · E_{α,α+1}(-τ^α/(RT)), the second without cancellation.
             let x = pow(tau, alpha)
-            return x / t * MittagLeffler.evaluate(-x / (r * t), alpha: alpha, beta: alpha + 1)
+            return x / t * mittagLeffler(-x / (r * t), alpha)
         case let .diffusionCPE(q, beta):
             return pow(tau, beta) / (q * tgamma(beta + 1))
         }

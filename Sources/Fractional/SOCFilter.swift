@@ -8,6 +8,12 @@ public struct FilterTuning: Sendable, Hashable {
     public var polarizationNoise: Double = 2e-4
     /// Uncertainty of the initial SOC.
     public var initialSOCSigma: Double = 0.25
+    /// Error of the OCV table, V (0, the default, takes the table as exact). A table error is
+    /// a bias that no number of voltage samples averages away: it limits the SOC the voltage
+    /// can give to ± ocvSigma / |dOCV/dSOC|, which the EKF's reported σ then includes
+    /// (`σ² = P_SOC + (ocvSigma / slope)²`, the second term at most `initialSOCSigma²`).
+    /// It does not change the filter's gains.
+    public var ocvSigma: Double = 0
     /// Estimate a constant current-sensor bias as a state.
     public var estimateBias = false
     /// Initial uncertainty of that bias, A.
@@ -76,6 +82,8 @@ public struct SOCFilter: Sendable {
     private var scratch: [Double]
     private var gain: [Double]
     private var h: [Double]
+    /// Each element's step response (tabulated: evaluated every sample when the bias is a state).
+    private let stepResponses: [@Sendable (Double) -> Double]
 
     public init(model: CellModel, tuning: FilterTuning = FilterTuning(), initialSOC: Double, correct: Bool = true,
                 minimumStep: Double = 1e-3, horizon: Double = 1e9) {
@@ -95,10 +103,17 @@ public struct SOCFilter: Sendable {
         scratch = covariance
         gain = Array(repeating: 0, count: size)
         h = gain
+        stepResponses = tuning.estimateBias ? model.elements.map { $0.tabulatedStepResponse() } : []
     }
 
     public var soc: Double { simulator.soc }
-    public var socSigma: Double { covariance[0].squareRoot() }
+    /// Reported SOC σ: the filter's own plus, for the EKF, the OCV-table limit.
+    public var socSigma: Double {
+        guard correct, tuning.ocvSigma > 0 else { return covariance[0].squareRoot() }
+        let slope = abs(model.ocv.slope(at: simulator.soc))
+        let limit = min(tuning.ocvSigma * tuning.ocvSigma / (slope * slope), tuning.initialSOCSigma * tuning.initialSOCSigma)
+        return (covariance[0] + limit).squareRoot()
+    }
     public var currentBias: Double { bias }
 
     /// Advances over `step` seconds with `heldCurrent` (the previous sample's current, A) and
@@ -165,7 +180,7 @@ public struct SOCFilter: Sendable {
             // response, not a one-step Markov approximation, which overstates a fractional
             // integrator's accumulation) and the ohmic drop by -δb·R0.
             var sensitivity = -model.seriesResistance
-            for element in model.elements { sensitivity -= element.stepResponse(elapsed) }
+            for stepResponse in stepResponses { sensitivity -= stepResponse(elapsed) }
             h[biasIndex] = sensitivity
         }
         // S = H P Hᵀ + R, K = P Hᵀ / S

@@ -16,6 +16,8 @@ struct ReplayVerb: ParsableCommand {
     @Option(help: "Voltage noise plus model error, V (σ).") var voltageNoise = FilterTuning().voltageNoise
     @Option(help: "Relative capacity uncertainty (a capacity-scale state; 0 takes the capacity as exact).")
     var capacitySigma = FilterTuning().capacitySigma
+    @Option(help: "Error of the OCV table, V (σ; included in the reported SOC σ, 0 takes the table as exact).")
+    var ocvSigma = FilterTuning().ocvSigma
     @Flag(help: "Also estimate a constant current-sensor bias.") var estimateBias = false
 
     func run() throws {
@@ -30,6 +32,8 @@ struct ReplayVerb: ParsableCommand {
         tuning.estimateBias = estimateBias
         guard capacitySigma >= 0 else { throw ValidationError("--capacity-sigma must be ≥ 0") }
         tuning.capacitySigma = capacitySigma
+        guard ocvSigma >= 0 else { throw ValidationError("--ocv-sigma must be ≥ 0 V") }
+        tuning.ocvSigma = ocvSigma
         var state = try SOCObserver(model: model, method: method, tuning: tuning, initialSOC: initialSoc)
         var soc: [Double] = [], sigma: [Double] = [], predicted: [Double] = []
         for n in data.times.indices {

@@ -112,7 +112,9 @@ import Storage
         #expect(abs(value - 0.013) < 0.0005, "fit.R0 = \(value)")
     }
 
-    @Test func channelsWithACellFileGetOnlineSOCEstimates() async throws {
+    /// A folder with `cell.toml` (the simulated cell's OCV and integer-order circuit) and a
+    /// configuration of one simulated channel `A01` that uses it, plus `channelExtra` lines.
+    private func observedChannelConfiguration(timeScale: Double, channelExtra: String = "") throws -> (folder: String, config: String) {
         let folder = NSTemporaryDirectory() + "cellbench-observer-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         // The simulated cell's own OCV curve and circuit (integer-order branches as R ∥ C).
@@ -144,10 +146,15 @@ import Storage
             name = "sim"
             kind = "simulator"
             sample_rate_hz = 20
-            time_scale = 30
+            time_scale = \(timeScale)
             voltage_noise_v = 0.0005
             """
-        config += "\n[[channels]]\nname = \"A01\"\ninstrument = \"sim\"\nindex = 0\ncapacity_ah = 3.0\ncell = \"cell.toml\"\n"
+        config += "\n[[channels]]\nname = \"A01\"\ninstrument = \"sim\"\nindex = 0\ncapacity_ah = 3.0\ncell = \"cell.toml\"\n" + channelExtra
+        return (folder, config)
+    }
+
+    @Test func channelsWithACellFileGetOnlineSOCEstimates() async throws {
+        let (folder, config) = try observedChannelConfiguration(timeScale: 30)
         let daemon = try DaemonProcess(configText: config, folder: folder)
         try await daemon.start()
         try await Task.sleep(for: .seconds(3))
@@ -165,6 +172,45 @@ import Storage
         let innovation = try #require(try reader.estimates(channel: channel.id, quantity: "innovation", limit: 1000).last)
         #expect(innovation.sigma.isFinite && innovation.sigma > 0)
         #expect(abs(innovation.value) < 10 * innovation.sigma, "a well-matched model: \(innovation.value) V, σ \(innovation.sigma) V")
+    }
+
+    /// The observer adopts the model of each impedance fit the bench makes of its own sweeps,
+    /// announced as an event; with `adopt_sweep_fits = false` it keeps the cell file's model.
+    @Test(arguments: [true, false])
+    func observerFollowsTheBenchsOwnImpedanceFits(adopt: Bool) async throws {
+        // At 3000× the cell reaches a rest (and takes a sweep) within a few seconds.
+        let (folder, config) = try observedChannelConfiguration(timeScale: 3000, channelExtra: adopt ? "" : "adopt_sweep_fits = false\n")
+        let daemon = try DaemonProcess(configText: config, folder: folder)
+        try await daemon.start()
+        let reader = try StoreReader(path: daemon.storePath)
+        let deadline = Date().addingTimeInterval(30)
+        var analysed = 0
+        var adopted: [BenchEvent] = []
+        while Date() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            let channel = try reader.channel(named: "A01")
+            analysed = try reader.sweeps(channel: channel.id, limit: 100).filter { $0.analysisJSON != nil }.count
+            adopted = try reader.events(channel: channel.id).filter { $0.kind.hasPrefix("observer-model") }
+            // A second analysed sweep gives the adoption of the first time to be stored.
+            if analysed >= 2 && (!adopt || !adopted.isEmpty) { break }
+        }
+        daemon.signal(SIGTERM)
+        #expect(try await daemon.waitForExit() == 0, "\(daemon.log)")
+        #expect(analysed >= 2, "analysed sweeps: \(analysed): \(daemon.log)")
+        if adopt {
+            let event = try #require(adopted.first, "no observer-model event: \(daemon.log)")
+            #expect(event.kind == "observer-model", "\(event.message)")
+            // The fitted series resistance of the simulated cell (13 mΩ), not the cell file's 25 mΩ.
+            #expect(event.message.contains("R0 0.01"), "\(event.message)")
+            #expect(event.message.contains("R ∥ CPE"), "\(event.message)")
+        } else {
+            #expect(adopted.isEmpty, "\(adopted.map(\.message))")
+        }
+        // SOC estimates keep coming after the model change.
+        let channel = try reader.channel(named: "A01")
+        let soc = try reader.estimates(channel: channel.id, quantity: "soc", limit: 100_000)
+        let last = try #require(soc.last)
+        #expect(last.value.isFinite && last.sigma.isFinite && last.sigma > 0)
     }
 
     @Test func systemdNotificationsFromTheRealProcess() async throws {

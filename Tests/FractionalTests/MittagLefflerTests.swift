@@ -85,3 +85,121 @@ import Testing
         #expect(MittagLeffler.evaluate(Complex(1.0, 1.0), alpha: .infinity).real.isNaN)
     }
 }
+
+@Suite struct MittagLefflerTableTests {
+    /// The tabulated evaluator at every real argument of the mpmath fixture grid (α 0.1…1.9, |z| ≤ 1000).
+    @Test func matchesHighPrecisionReferenceOnTheRealLine() throws {
+        let rows = try Fixture.rows("mittag_leffler.csv").filter { $0[3] == 0 }
+        #expect(rows.count > 400)
+        var tables: [[Double]: MittagLeffler.RealFunction] = [:]
+        var worst = 0.0
+        var worstRow: [Double] = []
+        for row in rows {
+            let key = [row[0], row[1]]
+            let table = tables[key] ?? MittagLeffler.RealFunction(alpha: row[0], beta: row[1])
+            tables[key] = table
+            let error = abs(table(row[2]) - row[4]) / max(abs(row[4]), 1e-3)
+            if !(error <= worst) { worst = error; worstRow = row }
+        }
+        // Stated: as accurate as the contour method except where |E| is huge (E ≈ e^w for w = z^(1/α) up to 690: e^w alone
+        // carries w·1e-16 relative rounding), as for the contour method it is built from.
+        let hugeValueRows = rows.filter { abs($0[4]) > 1e10 }
+        var worstModerate = 0.0
+        for row in rows where abs(row[4]) <= 1e10 {
+            let table = tables[[row[0], row[1]]]
+            let value = table.map { $0(row[2]) } ?? .nan
+            worstModerate = max(worstModerate, abs(value - row[4]) / max(abs(row[4]), 1e-3))
+        }
+        // 6.7e-14 at α = 0.9, β = 0.5, z = -1, where the contour method it is built from has 4.7e-14.
+        #expect(worstModerate < 1e-13, "worst relative error \(worstModerate) for |E| ≤ 1e10")
+        #expect(worst < 5e-13, "worst relative error \(worst) at \(worstRow) (\(hugeValueRows.count) rows with |E| > 1e10)")
+    }
+
+    /// Between the fixture points: against the contour method at arguments that are
+    /// not Chebyshev nodes (1428 per (α, β)), over the range the cell models use (α ≤ 1, z ≤ 0) and beyond.
+    @Test func agreesWithContourMethodEverywhere() {
+        for (alpha, beta) in [(0.633, 1.0), (0.633, 1.633), (0.5, 1.5), (0.9, 1.0), (1.0 / 6.0, 1.0), (1.0, 2.0), (1.5, 1.0)] {
+            let table = MittagLeffler.RealFunction(alpha: alpha, beta: beta)
+            // Tabulated on both sides (not falling back to the contour method, which this test compares with).
+            #expect(table.pieceCounts.allSatisfy { $0 > 0 }, "α=\(alpha) β=\(beta): pieces \(table.pieceCounts)")
+            var worstNegative = 0.0, worstPositive = 0.0
+            for k in 0..<10_000 / 7 {
+                // Log-uniform |z| from 1e-4 to 1e5 by a golden-ratio sequence, both signs
+                // (positive only where E is finite).
+                let u = (Double(k) * 0.618_033_988_749_894_9).truncatingRemainder(dividingBy: 1)
+                let magnitude = pow(10, -4 + 9 * u)
+                let z = k % 3 == 0 ? min(magnitude, pow(600, alpha)) : -magnitude
+                let exact = MittagLeffler.evaluate(z, alpha: alpha, beta: beta)
+                let error = abs(table(z) - exact) / max(abs(exact), 1e-3)
+                if z < 0 { worstNegative = max(worstNegative, error) } else { worstPositive = max(worstPositive, error) }
+            }
+            // The models' range (α < 1, z < 0): 5e-14; the oscillating α ≥ 1 side: 5e-13.
+            #expect(worstNegative < (alpha < 1 ? 5e-14 : 5e-13), "α=\(alpha) β=\(beta): worst \(worstNegative) for z < 0")
+            // For z > 0 both carry the rounding of e^w, w = z^(1/α) up to 600: about w·1e-16 each.
+            #expect(worstPositive < 1e-12, "α=\(alpha) β=\(beta): worst \(worstPositive) for z > 0")
+        }
+    }
+}
+
+@Suite struct PrabhakarTests {
+    /// mpmath values of E^γ_{α,β}(z) (scripts/fixtures/mittag_leffler_reference.py prabhakar).
+    @Test func matchesHighPrecisionReference() throws {
+        let rows = try Fixture.rows("prabhakar.csv")
+        #expect(rows.count > 1000)
+        var worst = 0.0
+        var worstRow: [Double] = []
+        var evaluated = 0
+        for row in rows {
+            let value = MittagLeffler.evaluate(Complex(row[3], row[4]), alpha: row[0], beta: row[1], gamma: row[2])
+            // The negative real axis (the models' range) must always be covered; elsewhere NaN marks
+            // arguments beyond the contour's reach, which must not be a wrong number instead.
+            if row[3] < 0, row[4] == 0, row[0] < 1 { #expect(value.isFinite, "\(row)") }
+            guard value.isFinite else { continue }
+            evaluated += 1
+            let expected = Complex(row[5], row[6])
+            let error = (value - expected).length / max(expected.length, 1e-3)
+            if !(error <= worst) { worst = error; worstRow = row }
+        }
+        #expect(evaluated > 1000, "\(evaluated) of \(rows.count) rows evaluated")
+        #expect(worst < 5e-13, "worst relative error \(worst) at \(worstRow)")
+    }
+
+    @Test func exactIdentities() {
+        func error(_ value: Complex<Double>, _ exact: Complex<Double>) -> Double { (value - exact).length / max(exact.length, 1e-3) }
+        // Left half-plane and small |z|; the real ones are inside the domain for every α < 1,
+        // complex ones may be NaN (see MittagLeffler.evaluate(_:alpha:beta:gamma:)).
+        let arguments = [Complex(-40.0, 0), Complex(-3, 0.5), Complex(-0.2, 0), Complex(0.1, -0.1), Complex(-0.6, 0.5), Complex(-70, -20)]
+        for z in arguments {
+            for (alpha, beta) in [(0.5, 1.0), (0.633, 1.633), (0.9, 0.5), (1.0, 2.0)] {
+                let second = MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: 2)
+                if alpha < 1, z.imaginary == 0 { #expect(second.isFinite, "z=\(z) α=\(alpha) β=\(beta)") }
+                guard second.isFinite else { continue }
+                // γ = 2: E²_{α,β}(z) = (E_{α,β-α-1}(z) - (β-α-1) E_{α,β-α}(z)) / (α z), from Σ (k+1) z^k / Γ(αk+β).
+                let viaDerivative = (MittagLeffler.evaluate(z, alpha: alpha, beta: beta - alpha - 1)
+                    - Complex(beta - alpha - 1, 0) * MittagLeffler.evaluate(z, alpha: alpha, beta: beta - alpha)) / (Complex(alpha, 0) * z)
+                #expect(error(second, viaDerivative) < 1e-12, "z=\(z) α=\(alpha) β=\(beta)")
+                // Continuous in γ through γ = 1, where the two-parameter function takes over:
+                // the γ-derivative is O(1) here, so 1e-7 apart means agreement to about 1e-7.
+                let two = MittagLeffler.evaluate(z, alpha: alpha, beta: beta)
+                #expect(error(MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: 1 + 1e-9), two) < 1e-7, "z=\(z) α=\(alpha) β=\(beta)")
+            }
+            // E^γ_{1,γ}(z) = e^z / Γ(γ), since (γ)_k / Γ(k + γ) = 1/Γ(γ).
+            for gamma in [0.3, 1.7, 4.0] {
+                let value = MittagLeffler.evaluate(z, alpha: 1, beta: gamma, gamma: gamma)
+                guard value.isFinite else { continue }
+                let exact = Complex.exp(z) / Complex(tgamma(gamma), 0)
+                #expect(error(value, exact) < 1e-13, "z=\(z) γ=\(gamma)")
+            }
+        }
+        // At 0: 1/Γ(β).
+        #expect(abs(MittagLeffler.evaluate(0.0, alpha: 0.7, beta: 2.5, gamma: 0.4) - 1 / tgamma(2.5)) < 1e-16)
+    }
+
+    @Test func outsideTheDomainGivesNaN() {
+        #expect(MittagLeffler.evaluate(1.0, alpha: 1.5, beta: 1, gamma: 2).isNaN)
+        #expect(MittagLeffler.evaluate(1.0, alpha: 0.5, beta: 1, gamma: -1).isNaN)
+        // Beyond the quadrature's range on the positive axis: NaN, not a wrong number.
+        #expect(MittagLeffler.evaluate(5.0, alpha: 0.5, beta: 1, gamma: 2).isNaN)
+        #expect(MittagLeffler.evaluate(Complex(-70.0, 70), alpha: 1, beta: 1, gamma: 1.7).real.isNaN)
+    }
+}
