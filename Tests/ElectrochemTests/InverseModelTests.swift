@@ -245,9 +245,12 @@ extension String {
         let analysis = analyzer.analyze(points)
         let inverse = try #require(analysis.inverse)
         let fit = try #require(analysis.fit)
-        // The polish starts at the network's answer, so it can only lower the unit-weighted χ².
+        // The polish starts at the network's answer and minimises ρ (spread weighting): it can only
+        // lower χ² = 2Nρ² and ρ itself.
+        #expect(fit.weighting == .spread)
+        #expect(inverse.residual <= inverse.network.reconstructionError * (1 + 1e-9))
         let networkFit = try InverseModel.circuit.fit(spectrum, options: FitOptions(
-            initialGuess: Dictionary(uniqueKeysWithValues: zip(InverseModel.circuit.parameterNames,
+            weighting: .spread, initialGuess: Dictionary(uniqueKeysWithValues: zip(InverseModel.circuit.parameterNames,
                                                               InverseModel.insideBounds(inverse.network.parameters, circuit: InverseModel.circuit))),
             starts: 1, maxIterations: 0))
         #expect(fit.chiSquare <= networkFit.chiSquare * (1 + 1e-9))
