@@ -6,14 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 count="${1:-2000}"
 python_count="${2:-200}"
-venv=.venv-impedance
 work=.build/inverse-bench
 mkdir -p "$work"
-
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/pip" install --quiet "impedance==1.7.1" "numpy<2" "scipy<1.14" "pandas<2.3"
+python=$(Benchmarks/impedance/venv.sh)
 
 swift build -c release --product cellbench 2>&1 | grep -E "error|warning:" || true
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -22,10 +17,10 @@ echo "== cellbench, $count generated spectra"
 .build/release/cellbench eval-inverse --synthetic "$count" --compare-lm --export "$work/synthetic"
 echo "== cellbench, held-out real spectra"
 .build/release/cellbench eval-inverse --data Tests/ElectrochemTests/Fixtures/inverse/heldout --compare-lm --export "$work/real"
-echo "== impedance.py $("$venv/bin/python" -c 'import impedance; print(impedance.__version__)'), first $python_count generated spectra"
-"$venv/bin/python" Benchmarks/inverse/impedance_py_liion.py "$work/synthetic" "$python_count"
+echo "== impedance.py $("$python" -c 'import impedance; print(impedance.__version__)'), first $python_count generated spectra"
+"$python" Benchmarks/inverse/impedance_py_liion.py "$work/synthetic" "$python_count"
 echo "== cellbench on the same first $python_count generated spectra"
 .build/release/cellbench eval-inverse --synthetic "$python_count" --compare-lm
 echo "== impedance.py, held-out real spectra"
-"$venv/bin/python" Benchmarks/inverse/impedance_py_liion.py "$work/real"
+"$python" Benchmarks/inverse/impedance_py_liion.py "$work/real"
 echo "== load after: $(cut -d' ' -f1-3 /proc/loadavg)"

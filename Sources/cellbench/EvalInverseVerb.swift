@@ -96,7 +96,12 @@ struct EvalInverseVerb: ParsableCommand {
             print("    ρ ≤ \(inverse.properFitThreshold) at the true parameters: \(truths.filter { $0 <= inverse.properFitThreshold }.count)/\(truths.count)")
         }
         report("network alone", rows.map(\.network), rows.map(\.networkSeconds), limits: limits)
+        if networkOnly { return }
         report("inverse+lm", rows.map(\.polished), rows.map(\.polishSeconds), limits: limits)
+        let rescued = rows.filter { $0.usedAutomaticGuess && $0.polished <= $0.limit }.count
+        print("    of which \(rescued) properly fitted only through the automatic-guess fallback; "
+              + "\(rows.filter(\.usedAutomaticGuess).count) spectra needed the fallback")
+        if compareLm { report("lm (automatic guess)", rows.map(\.lm), rows.map(\.lmSeconds), limits: limits) }
         if !truths.isEmpty {
             // Stricter, generated spectra only: as good as the truth (within 10 %) or ρ ≤ threshold.
             let generated = rows.filter { $0.truth != nil }
@@ -106,10 +111,6 @@ struct EvalInverseVerb: ParsableCommand {
             report("  inverse+lm", generated.map(\.polished), [], limits: strict)
             if compareLm { report("  lm (automatic guess)", generated.map(\.lm), [], limits: strict) }
         }
-        let rescued = rows.filter { $0.usedAutomaticGuess && $0.polished <= $0.limit }.count
-        print("    of which \(rescued) properly fitted only through the automatic-guess fallback; "
-              + "\(rows.filter(\.usedAutomaticGuess).count) spectra needed the fallback")
-        if compareLm { report("lm (automatic guess)", rows.map(\.lm), rows.map(\.lmSeconds), limits: limits) }
         if let plots { try writeExamples(rows, directory: plots) }
         if let export { try write(rows, to: export) }
     }
@@ -131,7 +132,7 @@ struct EvalInverseVerb: ParsableCommand {
         let sorted = residuals.sorted()
         let median = sorted.isEmpty ? .nan : sorted[sorted.count / 2]
         let total = seconds.reduce(0, +)
-        print("  " + label.padding(toLength: 22, withPad: " ", startingAt: 0) + String(format: "properly fitted %5.1f %% (%d/%d)   median ρ %.4f   %.3f ms/spectrum",
+        print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "properly fitted %5.1f %% (%d/%d)   median ρ %.4f   %.3f ms/spectrum",
                      100 * Double(fitted) / Double(max(residuals.count, 1)), fitted, residuals.count,
                      median, seconds.isEmpty ? .nan : 1000 * total / Double(seconds.count)))
     }

@@ -2,7 +2,7 @@ import Numerics
 
 /// A trained inverse model: maps a Li-ion impedance spectrum straight to the parameters of the
 /// `li-ion` circuit, with no initial guess. Immutable and `Sendable`; `predict` is pure and may run
-/// on any thread (about a tenth of a millisecond per sweep, CPU-bound).
+/// on any thread (about 0.2 ms per sweep on one core, CPU-bound).
 public struct InverseModel: Sendable, Hashable {
     public static let formatVersion = 1
     public var network: InverseNetwork
