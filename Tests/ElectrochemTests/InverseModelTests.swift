@@ -189,6 +189,53 @@ private func sampleTheta(seed: UInt64) -> [Double] {
         #expect(after < 0.9, "median ρ \(before) → \(after)")
     }
 
+    @Test func generatorReturnsTheTruthOfTheAugmentedSpectrum() {
+        // Without noise, the returned θ reproduces the scaled, shifted, trimmed spectrum exactly.
+        var generator = SyntheticSpectra(seed: 31, noise: 0...0)
+        for _ in 0..<50 {
+            let (spectrum, theta) = generator.next()
+            #expect(RescaledResidual(spectrum: spectrum, theta: theta).value <= 1e-9)
+        }
+    }
+
+    @Test func noiseFloorIsTheRootMeanSquareResidualOfNoise() {
+        // Independent check by simulation: 400 noisy copies of one spectrum, noise σ = 2 %·|Z| on each part.
+        var generator = SyntheticSpectra(seed: 5, noise: 0...0)
+        let clean = generator.next().spectrum
+        var random = SplitMix64(seed: 77)
+        func gaussian() -> Double {
+            let u = max(random.nextUnit(), 1e-300), v = random.nextUnit()
+            return (-2 * Double.log(u)).squareRoot() * Double.cos(2 * .pi * v)
+        }
+        var meanSquare = 0.0
+        let copies = 400
+        for _ in 0..<copies {
+            let noisy = Spectrum(frequencies: clean.frequencies, impedance: clean.impedance.map {
+                $0 + Complex(0.02 * $0.length * gaussian(), 0.02 * $0.length * gaussian())
+            })
+            // ρ of the clean model against noisy data, with the spreads of the clean spectrum as the floor uses.
+            let r = RescaledResidual(spectrum: clean, model: noisy.impedance).value
+            meanSquare += r * r / Double(copies)
+        }
+        let floor = RescaledResidual.noiseFloor(of: clean, level: 0.02)
+        // 400 copies of ≥ 32 squared Gaussians: the mean square is known to a few percent.
+        #expect(abs(meanSquare.squareRoot() / floor - 1) <= 0.05, "simulated \(meanSquare.squareRoot()), formula \(floor)")
+    }
+
+    @Test func trueParametersOfGeneratedSpectraPassTheProperFitLimit() {
+        let model = InverseModel(network: InverseNetwork(seed: 1))
+        var generator = SyntheticSpectra(seed: 1_000_003, noise: 0.005...0.02)
+        var strictlyBelow = 0
+        for _ in 0..<300 {
+            let (spectrum, theta) = generator.next()
+            let truth = RescaledResidual(spectrum: spectrum, theta: theta).value
+            #expect(truth <= model.properFitLimit(for: spectrum), "ρ at the truth \(truth)")
+            if truth <= model.properFitThreshold { strictlyBelow += 1 }
+        }
+        // The reason for the noise allowance: a fixed ρ ≤ 0.1 rejects the truth of many spectra.
+        #expect(strictlyBelow < 250, "\(strictlyBelow) of 300 truths at ρ ≤ 0.1")
+    }
+
     @Test func modelFileRoundTripsAndRejectsBadInput() throws {
         let model = InverseModel(network: randomNetwork(seed: 3), recipe: ["seed": "3"])
         let text = model.serialized()
