@@ -7,12 +7,7 @@ count="${1:-1000}"
 venv=.venv-impedance
 work=.build/impedance-bench
 mkdir -p "$work"
-
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-# impedance 1.7.1's linKK and fitting need numpy < 2 (it formats numpy scalars into code).
-"$venv/bin/pip" install --quiet "impedance==1.7.1" "numpy<2" "scipy<1.14" "pandas<2.3"
+Benchmarks/impedance/venv.sh > /dev/null
 
 swift build -c release --product cellbench-bench 2>&1 | grep -E "error|warning:" || true
 bench=".build/release/cellbench-bench"

@@ -46,7 +46,7 @@ public enum RuleKind: Sendable {
     case sensorDropout([LimitQuantity])
     /// Observer innovation (estimate `innovation`) beyond `k` standard deviations.
     case innovation(k: Double)
-    /// Impedance analysis failures: events `kk-failed` or `fit-failed`.
+    /// Impedance analysis failures: events `kk-failed`, `fit-failed` or `data-quality`.
     case fitFailure
     /// A fitted resistance (estimate `quantity`) changing by more than `relative` between sweeps.
     case resistanceJump(quantity: String, relative: Double)

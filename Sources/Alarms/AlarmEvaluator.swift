@@ -195,7 +195,7 @@ struct AlarmEvaluator: Sendable {
         guard let channel = e.channel, let c = index(of: channel) else { return }
         for (r, rule) in configuration.rules.enumerated() where watched[r][c] {
             let matches = switch rule.kind {
-            case .fitFailure: e.kind == "kk-failed" || e.kind == "fit-failed"
+            case .fitFailure: e.kind == "kk-failed" || e.kind == "fit-failed" || e.kind == "data-quality"
             case .dataGap: e.kind == "gap"
             default: false
             }

@@ -9,6 +9,9 @@ public enum Weighting: String, Sendable, Codable, CaseIterable {
     case modulus
     /// σ = |Re Z| for the real and |Im Z| for the imaginary part (|Z| where a part is 0).
     case proportional
+    /// σ = the spectrum's spread (standard deviation) of Re Z for the real and of Im Z for the
+    /// imaginary part: χ²/2N is then the square of the rescaled residual ρ the inverse model uses.
+    case spread
 }
 
 public struct FitOptions: Sendable {

@@ -36,6 +36,7 @@ struct LevenbergMarquardt {
         self.bounds = bounds
         var sigma: [Double] = []
         sigma.reserveCapacity(2 * spectrum.count)
+        let spread = RescaledResidual.spreads(spectrum.impedance)
         for z in spectrum.impedance {
             let modulus = z.length > 0 ? z.length : 1
             switch weighting {
@@ -43,6 +44,7 @@ struct LevenbergMarquardt {
             case .modulus: sigma += [modulus, modulus]
             case .proportional:
                 sigma += [z.real != 0 ? abs(z.real) : modulus, z.imaginary != 0 ? abs(z.imaginary) : modulus]
+            case .spread: sigma += [spread.real, spread.imag]
             }
         }
         self.sigma = sigma

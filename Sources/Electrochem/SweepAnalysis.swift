@@ -27,15 +27,22 @@ public struct SweepAnalyzer: Sendable {
     public var method: FitMethod
     public var inverseModel: InverseModel?
 
-    /// `method` defaults to `inverse+lm` with the shipped model for the `li-ion` circuit, `lm` otherwise.
-    public init(circuit: String, fitOptions: FitOptions = FitOptions(), kkOptions: LinKKOptions = LinKKOptions(),
+    /// `method` defaults to `inverse+lm` with the shipped model for the `li-ion` circuit, `lm` otherwise;
+    /// `fitOptions` to the default options with `defaultWeighting`.
+    public init(circuit: String, fitOptions: FitOptions? = nil, kkOptions: LinKKOptions = LinKKOptions(),
                 method: FitMethod? = nil, inverseModel: InverseModel? = nil) throws(CircuitParseError) {
         self.circuit = try Circuit(circuit)
-        self.fitOptions = fitOptions
+        self.fitOptions = fitOptions ?? FitOptions(weighting: Self.defaultWeighting(for: self.circuit))
         self.kkOptions = kkOptions
         let family = self.circuit.description == InverseModel.circuit.description
         self.inverseModel = inverseModel ?? (family ? InverseModel.shipped : nil)
         self.method = method ?? (family && self.inverseModel != nil ? .inverseThenLM : .lm)
+    }
+
+    /// `spread` for the `li-ion` circuit, so its fits minimise the rescaled residual ρ by which the
+    /// inverse model and "properly fitted" judge them; `unit` (impedance.py's default) otherwise.
+    public static func defaultWeighting(for circuit: Circuit) -> Weighting {
+        circuit.description == InverseModel.circuit.description ? .spread : .unit
     }
 
     public func analyze(_ points: [ImpedancePoint]) -> SweepAnalysis {

@@ -11,9 +11,12 @@ public struct AnalyzedSweep: Sendable {
 
 /// Checks (Lin-KK) and fits every completed sweep to the circuit configured
 /// for its channel, online. Results become estimates (`fit.<parameter>` with
-/// the standard error as σ, `fit.rmse`, `kk.mu`, `kk.max_residual`), failures
-/// become events (`kk-failed`, `fit-failed`), and the whole analysis is handed
-/// to `deliver` to be stored with the sweep.
+/// the standard error as σ, `fit.rmse`, `kk.mu`, `kk.max_residual`; for fits
+/// through the inverse model also `inverse.residual`, `inverse.network_residual`
+/// and the uncertainty signal `inverse.shift`), failures become events
+/// (`kk-failed`, `fit-failed`, `data-quality` for a residual beyond the proper-fit
+/// limit), and the whole analysis, with the network's and the polished
+/// parameters, is handed to `deliver` to be stored with the sweep.
 public struct SweepAnalysisPipeline: Sendable {
     let analyzers: [ChannelID: SweepAnalyzer]
     /// Fitting is CPU-bound: it runs on its own queue, off the cooperative pool.
@@ -60,6 +63,12 @@ public struct SweepAnalysisPipeline: Sendable {
             }
             out.append(Estimate(channel: channel, time: time, quantity: "fit.rmse", value: fit.rmse, source: "lm"))
         }
+        if let inverse = analysis.inverse {
+            out.append(Estimate(channel: channel, time: time, quantity: "inverse.residual", value: inverse.residual, source: "inverse"))
+            out.append(Estimate(channel: channel, time: time, quantity: "inverse.network_residual",
+                                value: inverse.network.reconstructionError, source: "inverse"))
+            out.append(Estimate(channel: channel, time: time, quantity: "inverse.shift", value: inverse.parameterShift, source: "inverse"))
+        }
         if let kk = analysis.kk {
             out.append(Estimate(channel: channel, time: time, quantity: "kk.mu", value: kk.mu, source: "linkk"))
             out.append(Estimate(channel: channel, time: time, quantity: "kk.max_residual", value: kk.maxResidual, source: "linkk"))
@@ -81,6 +90,12 @@ public struct SweepAnalysisPipeline: Sendable {
         if let failure = analysis.fitFailure {
             out.append(BenchEvent(channel: channel, time: time, severity: .warning, kind: "fit-failed",
                                   message: "\(place): fit of \(analysis.circuit) failed: \(failure)"))
+        }
+        if let inverse = analysis.inverse, inverse.abnormal {
+            let residual = fixed(inverse.residual, 3), limit = fixed(inverse.limit, 3)
+            out.append(BenchEvent(channel: channel, time: time, severity: .warning, kind: "data-quality",
+                                  message: "\(place): rescaled residual \(residual) of the \(analysis.circuit) fit is beyond "
+                                      + "the normal range (limit \(limit)); bad data or not a spectrum of the family"))
         }
         return out
     }

@@ -13,7 +13,8 @@ struct FitVerb: ParsableCommand {
 
     @Argument(help: "Spectrum files.") var files: [String]
     @Option(help: "Circuit string, e.g. 'R0-p(R1,CPE1)-W1'.") var circuit: String
-    @Option(help: "Residual weights: unit, modulus or proportional.") var weights: Weighting = .unit
+    @Option(help: "Residual weights: unit, modulus, proportional or spread (default: spread for the li-ion circuit, unit otherwise).")
+    var weights: Weighting?
     @Option(help: "Starting values NAME=VALUE (repeatable or comma-separated); others are guessed from the spectrum.")
     var initial: [String] = []
     @Option(help: "Parameters held fixed, NAME=VALUE.") var fixed: [String] = []
@@ -30,7 +31,9 @@ struct FitVerb: ParsableCommand {
     }
 
     func run() throws {
-        var options = FitOptions(weighting: weights, starts: starts)
+        let parsed: Circuit
+        do { parsed = try Circuit(circuit) } catch { throw ValidationError(error.description) }
+        var options = FitOptions(weighting: weights ?? SweepAnalyzer.defaultWeighting(for: parsed), starts: starts)
         options.initialGuess = try ImpedanceFiles.assignments(initial, option: "initial")
         options.fixed = try ImpedanceFiles.assignments(fixed, option: "fixed")
         let analyzer: SweepAnalyzer
@@ -85,7 +88,7 @@ struct FitVerb: ParsableCommand {
         }
         print("\(outcome.file) (\(format.rawValue), \(analysis.pointCount) points)")
         if let partial = outcome.partial { print("  partial: \(partial)") }
-        print("  circuit: \(analysis.circuit)   weights: \(weights.rawValue)")
+        print("  circuit: \(analysis.circuit)   weights: \(analysis.fit?.weighting.rawValue ?? "—")")
         if let fit = analysis.fit {
             let width = max(9, fit.parameters.map(\.name.count).max() ?? 0)
             print("  " + "parameter".padding(toLength: width, withPad: " ", startingAt: 0) + "  value        std. error   unit")

@@ -189,6 +189,53 @@ private func sampleTheta(seed: UInt64) -> [Double] {
         #expect(after < 0.9, "median ρ \(before) → \(after)")
     }
 
+    @Test func generatorReturnsTheTruthOfTheAugmentedSpectrum() {
+        // Without noise, the returned θ reproduces the scaled, shifted, trimmed spectrum exactly.
+        var generator = SyntheticSpectra(seed: 31, noise: 0...0)
+        for _ in 0..<50 {
+            let (spectrum, theta) = generator.next()
+            #expect(RescaledResidual(spectrum: spectrum, theta: theta).value <= 1e-9)
+        }
+    }
+
+    @Test func noiseFloorIsTheRootMeanSquareResidualOfNoise() {
+        // Independent check by simulation: 400 noisy copies of one spectrum, noise σ = 2 %·|Z| on each part.
+        var generator = SyntheticSpectra(seed: 5, noise: 0...0)
+        let clean = generator.next().spectrum
+        var random = SplitMix64(seed: 77)
+        func gaussian() -> Double {
+            let u = max(random.nextUnit(), 1e-300), v = random.nextUnit()
+            return (-2 * Double.log(u)).squareRoot() * Double.cos(2 * .pi * v)
+        }
+        var meanSquare = 0.0
+        let copies = 400
+        for _ in 0..<copies {
+            let noisy = Spectrum(frequencies: clean.frequencies, impedance: clean.impedance.map {
+                $0 + Complex(0.02 * $0.length * gaussian(), 0.02 * $0.length * gaussian())
+            })
+            // ρ of the clean model against noisy data, with the spreads of the clean spectrum as the floor uses.
+            let r = RescaledResidual(spectrum: clean, model: noisy.impedance).value
+            meanSquare += r * r / Double(copies)
+        }
+        let floor = RescaledResidual.noiseFloor(of: clean, level: 0.02)
+        // 400 copies of ≥ 32 squared Gaussians: the mean square is known to a few percent.
+        #expect(abs(meanSquare.squareRoot() / floor - 1) <= 0.05, "simulated \(meanSquare.squareRoot()), formula \(floor)")
+    }
+
+    @Test func trueParametersOfGeneratedSpectraPassTheProperFitLimit() {
+        let model = InverseModel(network: InverseNetwork(seed: 1))
+        var generator = SyntheticSpectra(seed: 1_000_003, noise: 0.005...0.02)
+        var strictlyBelow = 0
+        for _ in 0..<300 {
+            let (spectrum, theta) = generator.next()
+            let truth = RescaledResidual(spectrum: spectrum, theta: theta).value
+            #expect(truth <= model.properFitLimit(for: spectrum), "ρ at the truth \(truth)")
+            if truth <= model.properFitThreshold { strictlyBelow += 1 }
+        }
+        // The reason for the noise allowance: a fixed ρ ≤ 0.1 rejects the truth of many spectra.
+        #expect(strictlyBelow < 250, "\(strictlyBelow) of 300 truths at ρ ≤ 0.1")
+    }
+
     @Test func modelFileRoundTripsAndRejectsBadInput() throws {
         let model = InverseModel(network: randomNetwork(seed: 3), recipe: ["seed": "3"])
         let text = model.serialized()
@@ -216,7 +263,7 @@ extension String {
 @Suite struct ShippedInverseModelTests {
     /// Figures documented in docs/inverse-model.md for the 9 held-out real spectra.
     static let documentedNetworkMedian = 0.0678
-    static let documentedPolishedMedian = 0.0143
+    static let documentedPolishedMedian = 0.0099
     static let documentedPolishedProperlyFitted = 9
 
     @Test func shippedModelReproducesItsHeldOutFigures() throws {
@@ -224,17 +271,19 @@ extension String {
         #expect(model.recipe["command"]?.hasPrefix("cellbench train-inverse") == true)
         let names = ["impedancepy_exampleData.csv", "pydrttools_LIB_data_2.csv"]
             + ["010", "020", "030", "050", "070", "090", "100"].map { "panasonic_18650pf_25C_soc\($0).csv" }
-        var network: [Double] = [], polished: [Double] = []
+        var network: [Double] = [], polished: [Double] = [], limits: [Double] = []
         for name in names {
             let spectrum = try fixtureSpectrum("inverse/heldout/" + name).spectrum
             network.append(try model.predict(spectrum).reconstructionError)
-            polished.append(try model.fit(spectrum, method: .inverseThenLM).residual)
+            let fit = try model.fit(spectrum, method: .inverseThenLM, options: FitOptions(weighting: .spread))
+            polished.append(fit.residual)
+            limits.append(fit.limit)
         }
         let median = { (values: [Double]) in values.sorted()[values.count / 2] }
         // Same code and weights give the same numbers up to rounding; 2 % covers libm differences.
         #expect(abs(median(network) - Self.documentedNetworkMedian) <= 0.02 * Self.documentedNetworkMedian)
         #expect(abs(median(polished) - Self.documentedPolishedMedian) <= 0.02 * Self.documentedPolishedMedian)
-        #expect(polished.filter { $0 <= model.properFitThreshold }.count == Self.documentedPolishedProperlyFitted)
+        #expect(zip(polished, limits).filter { $0 <= $1 }.count == Self.documentedPolishedProperlyFitted)
     }
 
     @Test func sweepAnalyzerFitsLiIonSweepsThroughTheNetworkThenThePolish() throws {
@@ -245,9 +294,12 @@ extension String {
         let analysis = analyzer.analyze(points)
         let inverse = try #require(analysis.inverse)
         let fit = try #require(analysis.fit)
-        // The polish starts at the network's answer, so it can only lower the unit-weighted χ².
+        // The polish starts at the network's answer and minimises ρ (spread weighting): it can only
+        // lower χ² = 2Nρ² and ρ itself.
+        #expect(fit.weighting == .spread)
+        #expect(inverse.residual <= inverse.network.reconstructionError * (1 + 1e-9))
         let networkFit = try InverseModel.circuit.fit(spectrum, options: FitOptions(
-            initialGuess: Dictionary(uniqueKeysWithValues: zip(InverseModel.circuit.parameterNames,
+            weighting: .spread, initialGuess: Dictionary(uniqueKeysWithValues: zip(InverseModel.circuit.parameterNames,
                                                               InverseModel.insideBounds(inverse.network.parameters, circuit: InverseModel.circuit))),
             starts: 1, maxIterations: 0))
         #expect(fit.chiSquare <= networkFit.chiSquare * (1 + 1e-9))

@@ -21,9 +21,10 @@ import Simulator
         return Sweep(channel: channel, sequence: 7, started: t, finished: t, settings: settings, points: points, status: .complete)
     }
 
-    private func analyse(_ sweeps: [Sweep]) async throws -> (estimates: [Estimate], events: [BenchEvent], delivered: [AnalyzedSweep]) {
+    private func analyse(_ sweeps: [Sweep], circuit: String = "L0-R0-p(R1,CPE1)-p(R2,CPE2)-W1") async throws
+        -> (estimates: [Estimate], events: [BenchEvent], delivered: [AnalyzedSweep]) {
         let streams = BenchStreams()
-        let analyzer = try SweepAnalyzer(circuit: "L0-R0-p(R1,CPE1)-p(R2,CPE2)-W1")
+        let analyzer = try SweepAnalyzer(circuit: circuit)
         let pipeline = SweepAnalysisPipeline(analyzers: [ChannelID(3): analyzer])
         let delivered = Collected()
         let task = Task { await pipeline.run(streams: streams, channelNames: [ChannelID(3): "A03"]) { delivered.append($0) } }
@@ -69,6 +70,44 @@ import Simulator
         let kk = result.events.filter { $0.kind == "kk-failed" }
         #expect(kk.count == 1, "\(result.events)")
         #expect(kk.first?.message.contains("channel A03 sweep #7") == true)
+    }
+
+    /// `li-ion` channels: every sweep goes through the shipped network, then the polish.
+    @Test func liIonSweepsGoThroughTheNetworkThenThePolish() async throws {
+        let result = try await analyse([sweep(of: VirtualCell(), channel: ChannelID(3))], circuit: "li-ion")
+        let analysis = try #require(result.delivered.first?.analysis)
+        let inverse = try #require(analysis.inverse)
+        #expect(inverse.method == .inverseThenLM)
+        // Both parameter sets are kept: the network's and the polished ones (stored as JSON).
+        #expect(inverse.network.parameters.count == 17 && analysis.fit?.parameters.count == 17)
+        let json = String(decoding: try JSONEncoder().encode(analysis), as: UTF8.self)
+        #expect(json.contains("\"network\"") && json.contains("\"parameterShift\""))
+        // The cell's circuit (an inductor, two ZARCs and a Warburg tail) lies inside the family, and
+        // the sweep has no noise: the polish fits it to well below the proper-fit limit (≥ 0.1).
+        #expect(inverse.residual < 0.02, "ρ \(inverse.residual)")
+        #expect(inverse.residual <= inverse.network.reconstructionError)
+        let value = Dictionary(result.estimates.map { ($0.quantity, $0.value) }, uniquingKeysWith: { a, _ in a })
+        #expect(value["inverse.residual"] == inverse.residual)
+        #expect(value["inverse.network_residual"] == inverse.network.reconstructionError)
+        #expect(value["inverse.shift"] == inverse.parameterShift)
+        #expect(value["fit.R0"] != nil)
+        #expect(!result.events.contains { $0.kind == "data-quality" }, "\(result.events)")
+    }
+
+    /// A sweep with 30 % scatter (a loose contact) cannot be fitted to its proper-fit limit.
+    @Test func aResidualBeyondTheNormalRangeRaisesADataQualityEvent() async throws {
+        var bad = sweep(of: VirtualCell(), channel: ChannelID(3))
+        var random = SplitMix64(seed: 17)
+        for k in bad.points.indices {
+            bad.points[k].zReal *= 1 + 0.3 * (2 * random.nextUnit() - 1)
+            bad.points[k].zImag *= 1 + 0.3 * (2 * random.nextUnit() - 1)
+        }
+        let result = try await analyse([bad], circuit: "li-ion")
+        let inverse = try #require(result.delivered.first?.analysis.inverse)
+        #expect(inverse.abnormal && inverse.residual > inverse.limit)
+        let events = result.events.filter { $0.kind == "data-quality" }
+        #expect(events.count == 1, "\(result.events)")
+        #expect(events.first?.message.contains("channel A03 sweep #7") == true)
     }
 }
 

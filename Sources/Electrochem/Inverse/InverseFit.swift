@@ -18,20 +18,23 @@ public struct InverseFit: Sendable, Codable, Hashable {
     public var fit: FitResult
     /// Rescaled residual ρ of `fit` (see `RescaledResidual`).
     public var residual: Double
+    /// The spectrum's proper-fit limit on ρ (`InverseModel.properFitLimit`).
+    public var limit: Double
     /// Uncertainty signal: RMS over the parameters of the change from network to polished values,
     /// `|ln(p_fit/p_net)|` for magnitudes and `|Δ|` for exponents; 0 for `inverse`.
     public var parameterShift: Double
     /// The polish from the network's answer stayed above the threshold, so LM from the automatic
     /// guess was also run and gave the better fit reported here.
     public var usedAutomaticGuess: Bool
-    /// The residual exceeds the model's proper-fit threshold: the spectrum is not a Li-ion spectrum
-    /// of the family, or the data are bad. A data-quality event.
+    /// The residual exceeds the proper-fit limit: the spectrum is not a Li-ion spectrum of the
+    /// family, or the data are bad. A data-quality event.
     public var abnormal: Bool
 }
 
 extension InverseModel {
     /// The network's prediction, then (for `inverse+lm`) a Levenberg–Marquardt polish from it with
-    /// `options` (weighting, bounds, iterations; starting values come from the network).
+    /// `options` (weighting, bounds, iterations; starting values come from the network). With
+    /// `spread` weighting the polish minimises ρ itself, so it can only lower the network's ρ.
     /// Pure and CPU-bound: call it per sweep from a worker thread.
     public func fit(_ spectrum: Spectrum, method: FitMethod = .inverseThenLM,
                     options: FitOptions = FitOptions()) throws(FitFailure) -> InverseFit {
@@ -56,17 +59,21 @@ extension InverseModel {
         }
         shift = method == .inverse ? 0 : (shift / Double(result.parameters.count)).squareRoot()
         var residual = RescaledResidual(spectrum: spectrum, circuit: circuit, parameters: result.parameters.map(\.value)).value
+        let limit = properFitLimit(for: spectrum)
         var usedAutomaticGuess = false
         // A polish stuck in a local minimum: the automatic guess gets its chance.
-        if method == .inverseThenLM, !(residual <= properFitThreshold),
-           let alternative = try? circuit.fit(spectrum, options: options), alternative.chiSquare < result.chiSquare {
-            result = alternative
-            residual = RescaledResidual(spectrum: spectrum, circuit: circuit, parameters: result.parameters.map(\.value)).value
-            usedAutomaticGuess = true
+        if method == .inverseThenLM, !(residual <= limit), let alternative = try? circuit.fit(spectrum, options: options) {
+            let alternativeResidual = RescaledResidual(spectrum: spectrum, circuit: circuit,
+                                                       parameters: alternative.parameters.map(\.value)).value
+            if alternativeResidual < residual {
+                result = alternative
+                residual = alternativeResidual
+                usedAutomaticGuess = true
+            }
         }
-        return InverseFit(method: method, network: prediction, fit: result, residual: residual,
+        return InverseFit(method: method, network: prediction, fit: result, residual: residual, limit: limit,
                           parameterShift: shift.isFinite ? shift : .infinity, usedAutomaticGuess: usedAutomaticGuess,
-                          abnormal: !(residual <= properFitThreshold))
+                          abnormal: !(residual <= limit))
     }
 
     /// The `li-ion` circuit the model predicts for.

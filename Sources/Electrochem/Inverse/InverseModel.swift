@@ -2,7 +2,7 @@ import Numerics
 
 /// A trained inverse model: maps a Li-ion impedance spectrum straight to the parameters of the
 /// `li-ion` circuit, with no initial guess. Immutable and `Sendable`; `predict` is pure and may run
-/// on any thread (about a tenth of a millisecond per sweep, CPU-bound).
+/// on any thread (about 0.2 ms per sweep on one core, CPU-bound).
 public struct InverseModel: Sendable, Hashable {
     public static let formatVersion = 1
     public var network: InverseNetwork
@@ -22,9 +22,24 @@ public struct InverseModel: Sendable, Hashable {
         self.recipe = recipe
     }
 
-    /// "Properly fitted": rescaled residual ρ ≤ 0.1, i.e. the RMS misfit is at most a tenth of the
-    /// spectrum's own spread in Re Z and Im Z.
+    /// Shape part of "properly fitted": rescaled residual ρ ≤ 0.1, i.e. the RMS misfit is at most a
+    /// tenth of the spectrum's own spread in Re Z and Im Z (see `properFitLimit`).
     public static let defaultThreshold = 0.1
+
+    /// Measurement noise the proper-fit limit allows for: 2 % of |Z| on each part of every point,
+    /// the upper end of the noise the model is evaluated with.
+    public static let noiseAllowance = 0.02
+    /// How far above the noise floor a proper fit may lie: ρ at the true parameters scatters around
+    /// the floor by about 1/√(2N) relatively, and the allowance is 1.5 times that floor.
+    public static let noiseMargin = 1.5
+
+    /// A spectrum is properly fitted when ρ ≤ this limit: the misfit is at most `properFitThreshold`
+    /// of the spectrum's spread, or no larger than what noise of `noiseAllowance` explains. The
+    /// second part matters where noise is large against the spread (a spectrum dominated by R0),
+    /// which the true parameters themselves could not fit to ρ ≤ 0.1.
+    public func properFitLimit(for spectrum: Spectrum) -> Double {
+        max(properFitThreshold, Self.noiseMargin * RescaledResidual.noiseFloor(of: spectrum, level: Self.noiseAllowance))
+    }
 
     /// Prior mean in normalised coordinates (mean |Z| = 1, |Z|-weighted mean of ln ω = 0): a
     /// typical 18650 spectrum: R0 ≈ 0.5, a Warburg-like tail, an inductance, three arcs ordered in
@@ -65,7 +80,7 @@ public struct InverseModel: Sendable, Hashable {
     /// θ in normalised coordinates for a prepared input.
     func normalisedTheta(_ input: [Double], points: Int, workspace: inout InverseNetwork.Workspace) -> [Double] {
         input.withUnsafeBufferPointer { network.forward($0, points: points, workspace: &workspace) }
-        return zip(priorMean, workspace.output).map { $0 + $1 }
+        return zip(priorMean, workspace.lastOutput).map { $0 + $1 }
     }
 
     /// Parameters of the `li-ion` circuit predicted for a spectrum, with the reconstruction error.
@@ -114,6 +129,15 @@ public struct RescaledResidual: Sendable {
         let im = (z.reduce(0) { $0 + ($1.imaginary - meanIm) * ($1.imaginary - meanIm) } / n).squareRoot()
         let floor = 1e-3 * max(re, im, .leastNormalMagnitude)
         return (max(re, floor), max(im, floor))
+    }
+
+    /// ρ that noise alone leaves at the true parameters (root of its expected square) when each part
+    /// of every point carries Gaussian noise of standard deviation `level·|Z|`:
+    /// `level · √(Σ_i |Z_i|² (1/s_Re² + 1/s_Im²) / 2N)`.
+    public static func noiseFloor(of spectrum: Spectrum, level: Double) -> Double {
+        let (sRe, sIm) = spreads(spectrum.impedance)
+        let power = spectrum.impedance.reduce(0) { $0 + $1.lengthSquared }
+        return level * (power * (1 / (sRe * sRe) + 1 / (sIm * sIm)) / Double(2 * max(spectrum.count, 1))).squareRoot()
     }
 
     public init(spectrum: Spectrum, model: [Complex<Double>]) {

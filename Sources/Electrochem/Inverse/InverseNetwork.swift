@@ -9,7 +9,9 @@ import BenchCore
 /// Every activation is multiplied by the mask, so padded points (mask 0) at either end act as the
 /// convolutions' zero padding and never change a prediction. All weights live in one flat vector
 /// (the order of `Layout`), which serialisation and Adam treat alike. Forward and backward passes
-/// are plain loops over contiguous buffers held in a reusable `Workspace`.
+/// are plain loops over one contiguous buffer held in a reusable `Workspace`; a convolution's
+/// input is stored with `kernel/2` zero rows at each end, so every output point is one dot product
+/// of a weight row with `kernel × width` contiguous activations.
 public struct InverseNetwork: Sendable, Hashable {
     public static let inputs = 4
 
@@ -72,119 +74,125 @@ public struct InverseNetwork: Sendable, Hashable {
         self.init(shape: shape, weights: w)
     }
 
-    /// Activations of one spectrum, kept for the backward pass; grows to the longest spectrum seen.
+    /// Activations of one spectrum, kept for the backward pass, in one buffer that grows to the
+    /// longest spectrum seen (one workspace per thread).
     public struct Workspace: Sendable {
-        var capacity = 0
-        var h0: [Double] = [], a0: [Double] = [], h1: [Double] = [], a1: [Double] = [], h2: [Double] = []
-        var f: [Double] = [], attention: [Double] = []
-        var dh0: [Double] = [], dh1: [Double] = [], dh2: [Double] = [], da: [Double] = []
-        var pooled: [Double] = [], hidden: [Double] = [], output: [Double] = []
-        var dPooled: [Double] = [], dHidden: [Double] = []
+        var storage: [Double] = []
+        var regions: Regions?
 
         public init() {}
 
-        mutating func reserve(points n: Int, shape s: Shape) {
-            if pooled.isEmpty {
-                pooled = Array(repeating: 0, count: s.width1); dPooled = pooled
-                hidden = Array(repeating: 0, count: s.hidden); dHidden = hidden
-                output = Array(repeating: 0, count: s.outputs)
+        /// Offsets of each activation array in `storage`, for up to `capacity` points.
+        struct Regions: Sendable {
+            let capacity: Int, shape: Shape
+            let h0, a0, h1, a1, h2, f, attention, dh0, dh1, da, dh2, pooled, hidden, output, dPooled, dHidden, count: Int
+            init(capacity n: Int, shape s: Shape) {
+                capacity = n; shape = s
+                var k = 0
+                func take(_ size: Int) -> Int { defer { k += size }; return k }
+                let narrow = n * s.width0, padded = (n + 2 * (s.kernel / 2)) * s.width0, wide = n * s.width1
+                h0 = take(narrow); a0 = take(padded); h1 = take(narrow); a1 = take(padded)
+                h2 = take(wide); f = take(wide); attention = take(n)
+                dh0 = take(narrow); dh1 = take(narrow); da = take(padded); dh2 = take(wide)
+                pooled = take(s.width1); hidden = take(s.hidden); output = take(s.outputs)
+                dPooled = take(s.width1); dHidden = take(s.hidden)
+                count = k
             }
-            guard n > capacity else { return }
-            capacity = n
-            let narrow = [Double](repeating: 0, count: n * s.width0), wide = [Double](repeating: 0, count: n * s.width1)
-            h0 = narrow; a0 = narrow; h1 = narrow; a1 = narrow; dh0 = narrow; dh1 = narrow; da = narrow
-            h2 = wide; f = wide; dh2 = wide
-            attention = Array(repeating: 0, count: n)
+        }
+
+        mutating func reserve(points n: Int, shape s: Shape) -> Regions {
+            if let regions, regions.capacity >= n, regions.shape == s { return regions }
+            let grown = Regions(capacity: max(n, regions?.capacity ?? 0), shape: s)
+            storage = Array(repeating: 0, count: grown.count)
+            regions = grown
+            return grown
         }
 
         /// The network output of the last forward pass.
-        public var lastOutput: [Double] { output }
-    }
-
-    /// Forward pass over `n` points of `input` (`n × 4`, point-major); the outputs (deviations from
-    /// the prior mean) are left in `workspace.output`.
-    public func forward(_ input: UnsafeBufferPointer<Double>, points n: Int, workspace ws: inout Workspace) {
-        precondition(input.count >= n * Self.inputs && n > 0)
-        ws.reserve(points: n, shape: shape)
-        let s = shape, l = layout
-        weights.withUnsafeBufferPointer { w in
-            // Input layer: kernel-1 convolution.
-            ws.h0.withUnsafeMutableBufferPointer { h0 in
-                for i in 0..<n {
-                    let base = i * Self.inputs
-                    let m = input[base + 3]
-                    for c in 0..<s.width0 {
-                        var sum = w[l.inB + c]
-                        for k in 0..<Self.inputs { sum += w[l.inW + c * Self.inputs + k] * input[base + k] }
-                        h0[i * s.width0 + c] = m * sum
-                    }
-                }
-            }
-            Self.residualBlock(w, l.c1W, l.c1B, projection: nil, input: ws.h0, relu: &ws.a0, output: &ws.h1,
-                               points: n, inWidth: s.width0, outWidth: s.width0, kernel: s.kernel, mask: input)
-            Self.residualBlock(w, l.c2W, l.c2B, projection: l.proj, input: ws.h1, relu: &ws.a1, output: &ws.h2,
-                               points: n, inWidth: s.width0, outWidth: s.width1, kernel: s.kernel, mask: input)
-            // Attention pooling over f = relu(h2).
-            var largest = -Double.infinity
-            for i in 0..<n {
-                var u = w[l.attB]
-                for c in 0..<s.width1 {
-                    let v = max(ws.h2[i * s.width1 + c], 0)
-                    ws.f[i * s.width1 + c] = v
-                    u += w[l.attW + c] * v
-                }
-                ws.attention[i] = u
-                if input[i * Self.inputs + 3] > 0 { largest = max(largest, u) }
-            }
-            var total = 0.0
-            for i in 0..<n {
-                let e = input[i * Self.inputs + 3] * Double.exp(min(ws.attention[i] - largest, 0))
-                ws.attention[i] = e
-                total += e
-            }
-            for c in 0..<s.width1 { ws.pooled[c] = 0 }
-            for i in 0..<n {
-                let a = ws.attention[i] / total
-                ws.attention[i] = a
-                for c in 0..<s.width1 { ws.pooled[c] += a * ws.f[i * s.width1 + c] }
-            }
-            // Dense head.
-            for j in 0..<s.hidden {
-                var sum = w[l.d1B + j]
-                for c in 0..<s.width1 { sum += w[l.d1W + j * s.width1 + c] * ws.pooled[c] }
-                ws.hidden[j] = max(sum, 0)
-            }
-            for o in 0..<s.outputs {
-                var sum = w[l.d2B + o]
-                for j in 0..<s.hidden { sum += w[l.d2W + o * s.hidden + j] * ws.hidden[j] }
-                ws.output[o] = sum
-            }
+        public var lastOutput: [Double] {
+            guard let r = regions else { return [] }
+            return Array(storage[r.output..<(r.output + r.shape.outputs)])
         }
     }
 
+    /// `Σ a[k] b[k]` over `count` contiguous values, in two SIMD accumulators.
+    @inline(__always)
+    static func dot(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int) -> Double {
+        var s0 = SIMD4<Double>(), s1 = SIMD4<Double>()
+        var k = 0
+        while k + 8 <= count {
+            s0 += UnsafeRawPointer(a + k).loadUnaligned(as: SIMD4<Double>.self) * UnsafeRawPointer(b + k).loadUnaligned(as: SIMD4<Double>.self)
+            s1 += UnsafeRawPointer(a + k + 4).loadUnaligned(as: SIMD4<Double>.self) * UnsafeRawPointer(b + k + 4).loadUnaligned(as: SIMD4<Double>.self)
+            k += 8
+        }
+        var sum = (s0 + s1).sum()
+        while k < count { sum += a[k] * b[k]; k += 1 }
+        return sum
+    }
+
+    /// Forward pass over `n` points of `input` (`n × 4`, point-major); the outputs (deviations from
+    /// the prior mean) are left in the workspace (`lastOutput`).
+    public func forward(_ input: UnsafeBufferPointer<Double>, points n: Int, workspace ws: inout Workspace) {
+        precondition(input.count >= n * Self.inputs && n > 0)
+        let r = ws.reserve(points: n, shape: shape)
+        let s = shape, l = layout
+        weights.withUnsafeBufferPointer { wb in
+        ws.storage.withUnsafeMutableBufferPointer { sb in
+            guard let w = wb.baseAddress, let m = sb.baseAddress, let x = input.baseAddress else { return }
+            // Input layer: kernel-1 convolution.
+            for i in 0..<n {
+                let point = x + i * Self.inputs, h = m + r.h0 + i * s.width0
+                for c in 0..<s.width0 { h[c] = point[3] * (w[l.inB + c] + Self.dot(w + l.inW + c * Self.inputs, point, Self.inputs)) }
+            }
+            Self.residualBlock(w, l.c1W, l.c1B, projection: nil, input: m + r.h0, relu: m + r.a0, output: m + r.h1,
+                               points: n, inWidth: s.width0, outWidth: s.width0, kernel: s.kernel, mask: x)
+            Self.residualBlock(w, l.c2W, l.c2B, projection: l.proj, input: m + r.h1, relu: m + r.a1, output: m + r.h2,
+                               points: n, inWidth: s.width0, outWidth: s.width1, kernel: s.kernel, mask: x)
+            // Attention pooling over f = relu(h2).
+            let f = m + r.f, attention = m + r.attention, pooled = m + r.pooled, hidden = m + r.hidden
+            var largest = -Double.infinity
+            for i in 0..<n {
+                let fi = f + i * s.width1, hi = m + r.h2 + i * s.width1
+                for c in 0..<s.width1 { fi[c] = max(hi[c], 0) }
+                let u = w[l.attB] + Self.dot(w + l.attW, fi, s.width1)
+                attention[i] = u
+                if x[i * Self.inputs + 3] > 0 { largest = max(largest, u) }
+            }
+            var total = 0.0
+            for i in 0..<n {
+                let e = x[i * Self.inputs + 3] * Double.exp(min(attention[i] - largest, 0))
+                attention[i] = e
+                total += e
+            }
+            for c in 0..<s.width1 { pooled[c] = 0 }
+            for i in 0..<n {
+                let a = attention[i] / total, fi = f + i * s.width1
+                attention[i] = a
+                for c in 0..<s.width1 { pooled[c] += a * fi[c] }
+            }
+            // Dense head.
+            for j in 0..<s.hidden { hidden[j] = max(w[l.d1B + j] + Self.dot(w + l.d1W + j * s.width1, pooled, s.width1), 0) }
+            for o in 0..<s.outputs { m[r.output + o] = w[l.d2B + o] + Self.dot(w + l.d2W + o * s.hidden, hidden, s.hidden) }
+        }}
+    }
+
     /// `output = mask · (skip(input) + b + conv(relu(input)))`, skip = identity or a kernel-1 projection.
-    private static func residualBlock(_ w: UnsafeBufferPointer<Double>, _ convW: Int, _ convB: Int, projection: Int?,
-                                      input x: [Double], relu a: inout [Double], output y: inout [Double],
+    /// `relu` has room for `points + kernel − 1` rows: the activations between `kernel/2` zero rows.
+    private static func residualBlock(_ w: UnsafePointer<Double>, _ convW: Int, _ convB: Int, projection: Int?,
+                                      input x: UnsafePointer<Double>, relu a: UnsafeMutablePointer<Double>,
+                                      output y: UnsafeMutablePointer<Double>,
                                       points n: Int, inWidth ci: Int, outWidth co: Int, kernel: Int,
-                                      mask: UnsafeBufferPointer<Double>) {
-        for i in 0..<(n * ci) { a[i] = max(x[i], 0) }
-        let half = kernel / 2
+                                      mask: UnsafePointer<Double>) {
+        let half = kernel / 2, span = kernel * ci
+        for i in 0..<(n * ci) { a[half * ci + i] = max(x[i], 0) }
+        // The leading zero rows are never written; the trailing ones may hold a longer spectrum's values.
+        for i in ((n + half) * ci)..<((n + 2 * half) * ci) { a[i] = 0 }
         for i in 0..<n {
-            let m = mask[i * inputs + 3]
+            let window = a + i * ci, xi = x + i * ci, yi = y + i * co
             for o in 0..<co {
-                var sum = w[convB + o]
-                if let projection {
-                    for c in 0..<ci { sum += w[projection + o * ci + c] * x[i * ci + c] }
-                } else {
-                    sum += x[i * ci + o]
-                }
-                for k in 0..<kernel {
-                    let j = i + k - half
-                    guard j >= 0, j < n else { continue }
-                    let row = convW + (o * kernel + k) * ci
-                    for c in 0..<ci { sum += w[row + c] * a[j * ci + c] }
-                }
-                y[i * co + o] = m * sum
+                var sum = w[convB + o] + dot(w + convW + o * span, window, span)
+                if let projection { sum += dot(w + projection + o * ci, xi, ci) } else { sum += xi[o] }
+                yi[o] = mask[i * inputs + 3] * sum
             }
         }
     }
@@ -193,73 +201,78 @@ public struct InverseNetwork: Sendable, Hashable {
     /// given `dOutput = ∂L/∂output`.
     public func backward(_ input: UnsafeBufferPointer<Double>, points n: Int, dOutput: [Double],
                          workspace ws: inout Workspace, gradient: inout [Double]) {
+        guard let r = ws.regions, r.capacity >= n else { preconditionFailure("backward needs a forward pass first") }
         let s = shape, l = layout
-        weights.withUnsafeBufferPointer { w in
-        gradient.withUnsafeMutableBufferPointer { g in
+        weights.withUnsafeBufferPointer { wb in
+        gradient.withUnsafeMutableBufferPointer { gb in
+        ws.storage.withUnsafeMutableBufferPointer { sb in
+            guard let w = wb.baseAddress, let g = gb.baseAddress, let m = sb.baseAddress, let x = input.baseAddress else { return }
+            let hidden = m + r.hidden, dHidden = m + r.dHidden, pooled = m + r.pooled, dPooled = m + r.dPooled
             // Dense head.
-            for j in 0..<s.hidden { ws.dHidden[j] = 0 }
+            for j in 0..<s.hidden { dHidden[j] = 0 }
             for o in 0..<s.outputs {
                 let d = dOutput[o]
                 g[l.d2B + o] += d
                 for j in 0..<s.hidden {
-                    g[l.d2W + o * s.hidden + j] += d * ws.hidden[j]
-                    ws.dHidden[j] += d * w[l.d2W + o * s.hidden + j]
+                    g[l.d2W + o * s.hidden + j] += d * hidden[j]
+                    dHidden[j] += d * w[l.d2W + o * s.hidden + j]
                 }
             }
-            for c in 0..<s.width1 { ws.dPooled[c] = 0 }
-            for j in 0..<s.hidden where ws.hidden[j] > 0 {
-                let d = ws.dHidden[j]
+            for c in 0..<s.width1 { dPooled[c] = 0 }
+            for j in 0..<s.hidden where hidden[j] > 0 {
+                let d = dHidden[j]
                 g[l.d1B + j] += d
                 for c in 0..<s.width1 {
-                    g[l.d1W + j * s.width1 + c] += d * ws.pooled[c]
-                    ws.dPooled[c] += d * w[l.d1W + j * s.width1 + c]
+                    g[l.d1W + j * s.width1 + c] += d * pooled[c]
+                    dPooled[c] += d * w[l.d1W + j * s.width1 + c]
                 }
             }
             // Attention pooling: du_i = a_i (dg·f_i − dg·g).
-            var dgg = 0.0
-            for c in 0..<s.width1 { dgg += ws.dPooled[c] * ws.pooled[c] }
+            let dgg = Self.dot(dPooled, pooled, s.width1)
             for i in 0..<n {
-                let a = ws.attention[i]
-                var dgf = 0.0
-                for c in 0..<s.width1 { dgf += ws.dPooled[c] * ws.f[i * s.width1 + c] }
-                let du = a * (dgf - dgg)
+                let a = m[r.attention + i], fi = m + r.f + i * s.width1
+                let h2 = m + r.h2 + i * s.width1, dh2 = m + r.dh2 + i * s.width1
+                let du = a * (Self.dot(dPooled, fi, s.width1) - dgg)
                 g[l.attB] += du
                 for c in 0..<s.width1 {
-                    let index = i * s.width1 + c
-                    g[l.attW + c] += du * ws.f[index]
-                    ws.dh2[index] = ws.h2[index] > 0 ? a * ws.dPooled[c] + du * w[l.attW + c] : 0
+                    g[l.attW + c] += du * fi[c]
+                    dh2[c] = h2[c] > 0 ? a * dPooled[c] + du * w[l.attW + c] : 0
                 }
             }
-            Self.residualBlockBackward(w, g, l.c2W, l.c2B, projection: l.proj, input: ws.h1, relu: ws.a1,
-                                       dOutput: ws.dh2, dInput: &ws.dh1, scratch: &ws.da,
-                                       points: n, inWidth: s.width0, outWidth: s.width1, kernel: s.kernel, mask: input)
-            Self.residualBlockBackward(w, g, l.c1W, l.c1B, projection: nil, input: ws.h0, relu: ws.a0,
-                                       dOutput: ws.dh1, dInput: &ws.dh0, scratch: &ws.da,
-                                       points: n, inWidth: s.width0, outWidth: s.width0, kernel: s.kernel, mask: input)
+            Self.residualBlockBackward(w, g, l.c2W, l.c2B, projection: l.proj, input: m + r.h1, relu: m + r.a1,
+                                       dOutput: m + r.dh2, dInput: m + r.dh1, scratch: m + r.da,
+                                       points: n, inWidth: s.width0, outWidth: s.width1, kernel: s.kernel, mask: x)
+            Self.residualBlockBackward(w, g, l.c1W, l.c1B, projection: nil, input: m + r.h0, relu: m + r.a0,
+                                       dOutput: m + r.dh1, dInput: m + r.dh0, scratch: m + r.da,
+                                       points: n, inWidth: s.width0, outWidth: s.width0, kernel: s.kernel, mask: x)
             // Input layer.
             for i in 0..<n {
-                let m = input[i * Self.inputs + 3]
-                guard m != 0 else { continue }
+                let point = x + i * Self.inputs
+                guard point[3] != 0 else { continue }
                 for c in 0..<s.width0 {
-                    let d = m * ws.dh0[i * s.width0 + c]
+                    let d = point[3] * m[r.dh0 + i * s.width0 + c]
                     g[l.inB + c] += d
-                    for k in 0..<Self.inputs { g[l.inW + c * Self.inputs + k] += d * input[i * Self.inputs + k] }
+                    for k in 0..<Self.inputs { g[l.inW + c * Self.inputs + k] += d * point[k] }
                 }
             }
-        }}
+        }}}
     }
 
-    private static func residualBlockBackward(_ w: UnsafeBufferPointer<Double>, _ g: UnsafeMutableBufferPointer<Double>,
+    /// `da` has the padded layout of `relu`.
+    private static func residualBlockBackward(_ w: UnsafePointer<Double>, _ g: UnsafeMutablePointer<Double>,
                                               _ convW: Int, _ convB: Int, projection: Int?,
-                                              input x: [Double], relu a: [Double], dOutput dy: [Double],
-                                              dInput dx: inout [Double], scratch da: inout [Double],
+                                              input x: UnsafePointer<Double>, relu a: UnsafePointer<Double>,
+                                              dOutput dy: UnsafePointer<Double>, dInput dx: UnsafeMutablePointer<Double>,
+                                              scratch da: UnsafeMutablePointer<Double>,
                                               points n: Int, inWidth ci: Int, outWidth co: Int, kernel: Int,
-                                              mask: UnsafeBufferPointer<Double>) {
-        for i in 0..<(n * ci) { dx[i] = 0; da[i] = 0 }
-        let half = kernel / 2
+                                              mask: UnsafePointer<Double>) {
+        let half = kernel / 2, span = kernel * ci
+        for i in 0..<(n * ci) { dx[i] = 0 }
+        for i in 0..<((n + 2 * half) * ci) { da[i] = 0 }
         for i in 0..<n {
             let m = mask[i * inputs + 3]
             guard m != 0 else { continue }
+            let window = a + i * ci, dWindow = da + i * ci
             for o in 0..<co {
                 let d = m * dy[i * co + o]
                 g[convB + o] += d
@@ -271,17 +284,13 @@ public struct InverseNetwork: Sendable, Hashable {
                 } else {
                     dx[i * ci + o] += d
                 }
-                for k in 0..<kernel {
-                    let j = i + k - half
-                    guard j >= 0, j < n else { continue }
-                    let row = convW + (o * kernel + k) * ci
-                    for c in 0..<ci {
-                        g[row + c] += d * a[j * ci + c]
-                        da[j * ci + c] += d * w[row + c]
-                    }
+                let row = convW + o * span
+                for k in 0..<span {
+                    g[row + k] += d * window[k]
+                    dWindow[k] += d * w[row + k]
                 }
             }
         }
-        for i in 0..<(n * ci) where x[i] > 0 { dx[i] += da[i] }
+        for i in 0..<(n * ci) where x[i] > 0 { dx[i] += da[half * ci + i] }
     }
 }

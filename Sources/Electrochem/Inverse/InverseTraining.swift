@@ -136,7 +136,8 @@ public struct SyntheticSpectra: Sendable {
         return (-2 * Double.log(u)).squareRoot() * Double.cos(2 * .pi * v)
     }
 
-    /// The next spectrum and the θ that generated it (before noise and augmentation).
+    /// The next spectrum and the θ that generated it (of the returned, augmented spectrum; the
+    /// spectrum also carries the noise, so θ is its truth, not its best fit).
     public mutating func next() -> (spectrum: Spectrum, theta: [Double]) {
         let high = uniform(2.5...4.5), low = uniform(-3 ... -0.5)
         let count = min(120, max(16, Int(((high - low) * uniform(5...12)).rounded())))
@@ -177,22 +178,30 @@ public struct SyntheticSpectra: Sendable {
             let sigma = level * impedance[k].length
             impedance[k] += Complex(sigma * gaussian(), sigma * gaussian())
         }
-        var spectrum = augmented(Spectrum(frequencies: frequencies, impedance: impedance))
+        var (spectrum, shift) = augmentedWithShift(Spectrum(frequencies: frequencies, impedance: impedance))
         // Absolute level: e^{r_a} in impedance, frequency shifts are applied in `augmented`.
-        let scale = Double.exp(uniform(-5...1))
-        spectrum.impedance = spectrum.impedance.map { $0 * Complex(scale) }
+        let logScale = uniform(-5...1)
+        spectrum.impedance = spectrum.impedance.map { $0 * Complex(Double.exp(logScale)) }
+        // The same symmetry moves the generating θ onto the augmented spectrum.
+        LiIonFamily.denormalise(&theta, scale: -logScale, shift: -shift)
         return (spectrum, theta)
     }
 
     /// Drops up to all of the leading inductive points (highest frequencies first, never past the
     /// first point with Im Z ≤ 0) and shifts the frequency axis by a random factor in [e⁻¹, e].
     public mutating func augmented(_ spectrum: Spectrum) -> Spectrum {
+        augmentedWithShift(spectrum).spectrum
+    }
+
+    /// `augmented`, also returning the shift of ln ω it applied.
+    private mutating func augmentedWithShift(_ spectrum: Spectrum) -> (spectrum: Spectrum, shift: Double) {
         let order = spectrum.frequencies.indices.sorted { spectrum.frequencies[$0] > spectrum.frequencies[$1] }
         let inductive = order.prefix { spectrum.impedance[$0].imaginary > 0 }.count
         let drop = Int(uniform(0...(Double(inductive) + 0.999)))
         let keep = order.dropFirst(drop).sorted()
-        let shift = Double.exp(uniform(-1...1))
-        return Spectrum(frequencies: keep.map { spectrum.frequencies[$0] * shift }, impedance: keep.map { spectrum.impedance[$0] })
+        let shift = uniform(-1...1)
+        let factor = Double.exp(shift)
+        return (Spectrum(frequencies: keep.map { spectrum.frequencies[$0] * factor }, impedance: keep.map { spectrum.impedance[$0] }), shift)
     }
 
     private func logit(_ p: Double) -> Double { Double.log(p / (1 - p)) }
