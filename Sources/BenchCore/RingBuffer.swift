@@ -28,22 +28,21 @@ public final class RingBuffer<Element: Sendable>: Sendable {
     public init(capacity: Int) {
         precondition(capacity > 0, "ring buffer capacity must be positive")
         self.capacity = capacity
-        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-        waiters.reserveCapacity(8)
-        state = Mutex(State(slots: Array(repeating: nil, count: capacity), waiters: waiters))
+        state = Mutex(State(slots: Array(repeating: nil, count: capacity)))
     }
 
     /// Appends one record. Never blocks on readers, never allocates.
     public func push(_ element: Element) {
-        state.withLock { s in
+        let woken = state.withLock { s -> [UInt64: CheckedContinuation<Void, Never>]? in
             s.slots[Int(s.head % UInt64(capacity))] = element
             s.head &+= 1
-            // Resuming only schedules the waiting task, so doing it under the lock
-            // cannot deadlock, and it avoids copying the waiter table.
-            guard !s.waiters.isEmpty else { return }
-            for continuation in s.waiters.values { continuation.resume() }
-            s.waiters.removeAll(keepingCapacity: true)
+            guard !s.waiters.isEmpty else { return nil }
+            defer { s.waiters = [:] }
+            return s.waiters
         }
+        // Resumed outside the lock: resuming takes the task's own lock, which a
+        // concurrent cancellation holds while its handler waits for this one.
+        woken?.values.forEach { $0.resume() }
     }
 
     /// Records written since creation.
@@ -115,11 +114,12 @@ public final class RingBuffer<Element: Sendable>: Sendable {
     /// Marks the end of the stream: waiting readers wake up and `isClosed` turns true.
     /// Records already pushed stay readable.
     public func close() {
-        state.withLock { s in
+        let woken = state.withLock { s in
             s.closed = true
-            for continuation in s.waiters.values { continuation.resume() }
-            s.waiters.removeAll()
+            defer { s.waiters = [:] }
+            return s.waiters
         }
+        woken.values.forEach { $0.resume() }
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }

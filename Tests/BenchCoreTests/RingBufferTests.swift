@@ -1,7 +1,9 @@
+import Foundation
+import Synchronization
 import Testing
 @testable import BenchCore
 
-@Suite struct RingBufferTests {
+@Suite(.timeLimit(.minutes(1))) struct RingBufferTests {
     private func sample(_ n: UInt64) -> Sample {
         Sample(channel: ChannelID(1), sequence: n, time: Timestamp(monotonicNs: Int64(n), wallNs: Int64(n)),
                voltage: Double(n), current: 0)
@@ -110,5 +112,21 @@ import Testing
         try? await Task.sleep(for: .milliseconds(20))
         task.cancel()
         await task.value // returns instead of hanging
+    }
+
+    /// Cancelling a waiting reader while the writer wakes it must not deadlock:
+    /// cancellation holds the task's lock while its handler takes the ring's,
+    /// so the writer may not resume readers while it holds the ring's lock.
+    @Test func cancellingWaitersWhileWritingNeverDeadlocks() async {
+        let ring = RingBuffer<Int>(capacity: 1024)
+        let writing = Atomic<Bool>(true)
+        let writer = Thread { while writing.load(ordering: .relaxed) { ring.push(0) } }
+        writer.start()
+        for _ in 0..<20_000 {
+            let task = Task { await ring.waitForData(after: ring.makeCursor()) }
+            task.cancel()
+            await task.value
+        }
+        writing.store(false, ordering: .relaxed)
     }
 }

@@ -16,6 +16,21 @@ import Testing
         try await bench.simulator.start()
         try await bench.daemon.start()
 
+        // B01 and B02 run the demo's pulse-cycling schedule, which starts with a charge.
+        var b01: ScheduleStatus?
+        let deadline = Date().addingTimeInterval(10)
+        while b01?.step == nil && Date() < deadline {
+            b01 = try await StatusClient.withConnection(socketPath: bench.daemon.socketPath) { connection in
+                try await connection.send(StatusRequest(op: "status", id: .number(1)))
+                guard case .status(let reply) = try await connection.reply(to: .number(1)).message else { return nil as ScheduleStatus? }
+                return reply.snapshot.channels.first { $0.name == "B01" }?.schedule
+            }
+            if b01?.step == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(b01?.name == "Demo pulse cycling", "\(bench.daemon.log)")
+        #expect(b01?.state == "running")
+        #expect(b01?.step == "charge")
+
         var streamed = Set<String>()
         try await StatusClient.withConnection(socketPath: bench.daemon.socketPath) { connection in
             try await connection.send(StatusRequest(op: "subscribe", id: .number(1), streams: ["samples"]))
@@ -113,6 +128,7 @@ struct DemoBench {
             .replacingOccurrences(of: "\"../state/cellbenchd.sock\"", with: "\"bench.sock\"")
             .replacingOccurrences(of: "\"../state/sim/", with: "\"sim/")
             .replacingOccurrences(of: "\"../drivers/", with: "\"\(repository.path)/drivers/")
+            .replacingOccurrences(of: "\"schedules/", with: "\"\(repository.path)/examples/schedules/")
             .replacingOccurrences(of: "port = 5020", with: "port = \(port)")
             .replacingOccurrences(of: "metrics_port = 9464", with: "")
             .replacingOccurrences(of: "stop_hz = 0.1", with: "stop_hz = 100"),
