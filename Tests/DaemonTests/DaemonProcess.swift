@@ -1,4 +1,5 @@
 import Foundation
+import StatusServer
 import Testing
 
 /// A real `cellbenchd` process on a temporary folder, for end-to-end tests.
@@ -95,6 +96,28 @@ final class DaemonProcess: @unchecked Sendable {
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The daemon's answer to `status`.
+    func snapshot() async throws -> StatusSnapshot {
+        try await StatusClient.withConnection(socketPath: socketPath) { connection in
+            try await connection.send(StatusRequest(op: "status", id: .number(1)))
+            guard case .status(let reply) = try await connection.reply(to: .number(1)).message else { throw DaemonTestError("no status reply") }
+            return reply.snapshot
+        }
+    }
+
+    /// Polls `status` until `channel`'s schedule satisfies `condition`.
+    func waitForSchedule(of channel: String, within seconds: Double = 30,
+                         _ condition: (ScheduleStatus) -> Bool) async throws -> ScheduleStatus {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: ScheduleStatus?
+        while Date() < deadline {
+            last = try await snapshot().channels.first { $0.name == channel }?.schedule
+            if let last, condition(last) { return last }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DaemonTestError("\(channel)'s schedule never reached the expected state; last: \(String(describing: last)); log: \(log)")
+    }
 
     /// Runs the `cellbench` built beside `cellbenchd` to completion, on a thread of its own.
     static func cellbench(_ arguments: [String]) async throws -> (status: Int32, output: String) {

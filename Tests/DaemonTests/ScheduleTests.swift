@@ -91,24 +91,11 @@ final class ScheduleBench: @unchecked Sendable {
         simulator.waitUntilExit()
     }
 
-    func snapshot() async throws -> StatusSnapshot {
-        try await StatusClient.withConnection(socketPath: daemon.socketPath) { connection in
-            try await connection.send(StatusRequest(op: "status", id: .number(1)))
-            guard case .status(let reply) = try await connection.reply(to: .number(1)).message else { throw DaemonTestError("no status reply") }
-            return reply.snapshot
-        }
-    }
+    func snapshot() async throws -> StatusSnapshot { try await daemon.snapshot() }
 
     /// Polls `status` until C01's schedule satisfies `condition`.
     func waitForSchedule(within seconds: Double = 30, _ condition: (ScheduleStatus) -> Bool) async throws -> ScheduleStatus {
-        let deadline = Date().addingTimeInterval(seconds)
-        var last: ScheduleStatus?
-        while Date() < deadline {
-            last = try await snapshot().channels.first { $0.name == "C01" }?.schedule
-            if let last, condition(last) { return last }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw DaemonTestError("schedule never reached the expected state; last: \(String(describing: last)); log: \(daemon.log)")
+        try await daemon.waitForSchedule(of: "C01", within: seconds, condition)
     }
 
     /// `cellbench ARGS --socket …` as a real process; its standard output and exit status.
@@ -373,17 +360,8 @@ let scheduleSafety = """
             schedule = "schedule.toml"
             """, folder: folder)
         try await daemon.start()
-        let deadline = Date().addingTimeInterval(30)
-        var state: String?
-        while Date() < deadline && state != "finished" {
-            try await Task.sleep(for: .milliseconds(200))
-            state = try await StatusClient.withConnection(socketPath: daemon.socketPath) { connection in
-                try await connection.send(StatusRequest(op: "status", id: .number(1)))
-                guard case .status(let reply) = try await connection.reply(to: .number(1)).message else { return nil }
-                return reply.snapshot.channels.first?.schedule?.state
-            }
-        }
-        #expect(state == "finished", "\(daemon.log)")
+        let finished = try? await daemon.waitForSchedule(of: "G01") { $0.state == "finished" }
+        #expect(finished?.state == "finished", "\(daemon.log)")
         try await Task.sleep(for: .seconds(1))
         daemon.signal(SIGTERM)
         #expect(try await daemon.waitForExit() == 0)

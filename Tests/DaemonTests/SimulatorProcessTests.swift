@@ -17,16 +17,7 @@ import Testing
         try await bench.daemon.start()
 
         // B01 and B02 run the demo's pulse-cycling schedule, which starts with a charge.
-        var b01: ScheduleStatus?
-        let deadline = Date().addingTimeInterval(10)
-        while b01?.step == nil && Date() < deadline {
-            b01 = try await StatusClient.withConnection(socketPath: bench.daemon.socketPath) { connection in
-                try await connection.send(StatusRequest(op: "status", id: .number(1)))
-                guard case .status(let reply) = try await connection.reply(to: .number(1)).message else { return nil as ScheduleStatus? }
-                return reply.snapshot.channels.first { $0.name == "B01" }?.schedule
-            }
-            if b01?.step == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
+        let b01 = try? await bench.daemon.waitForSchedule(of: "B01", within: 10) { $0.step != nil }
         #expect(b01?.name == "Demo pulse cycling", "\(bench.daemon.log)")
         #expect(b01?.state == "running")
         #expect(b01?.step == "charge")
