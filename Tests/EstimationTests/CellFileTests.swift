@@ -28,6 +28,7 @@ import Fractional
 
     @Test func readsTheDocumentedExample() throws {
         let folder = try write(["cell.toml": Self.example, "ocv.csv": "# test table\nsoc,ocv_v\n0,3.0\n0.5,3.6\n1,4.2\n"])
+        defer { try? FileManager.default.removeItem(at: folder) }
         let model = try CellFile.load(folder.appendingPathComponent("cell.toml").path)
         #expect(model.capacityAh == 5)
         #expect(model.seriesResistance == 0.0663)
@@ -40,6 +41,7 @@ import Fractional
     @Test func ocvOmittedMeansZeroVolts() throws {
         let text = Self.example.replacingOccurrences(of: "ocv = \"ocv.csv\"", with: "")
         let folder = try write(["cell.toml": text])
+        defer { try? FileManager.default.removeItem(at: folder) }
         let model = try CellFile.load(folder.appendingPathComponent("cell.toml").path)
         #expect(model.ocv.voltage(at: 0.3) == 0)
     }
@@ -47,6 +49,7 @@ import Fractional
     @Test func errorsNameFileKeyAndLine() throws {
         let text = Self.example.replacingOccurrences(of: "alpha = 0.633", with: "alpha = 1.5")
         let folder = try write(["cell.toml": text, "ocv.csv": "soc,ocv_v\n0,3\n1,4\n"])
+        defer { try? FileManager.default.removeItem(at: folder) }
         let path = folder.appendingPathComponent("cell.toml").path
         do {
             _ = try CellFile.load(path)
@@ -60,6 +63,7 @@ import Fractional
 
     @Test func malformedOCVNamesLineAndColumn() throws {
         let folder = try write(["cell.toml": Self.example, "ocv.csv": "# c\nsoc,ocv_v\n0,3.0\n0.5,x3.6\n1,4.2\n"])
+        defer { try? FileManager.default.removeItem(at: folder) }
         do {
             _ = try CellFile.load(folder.appendingPathComponent("cell.toml").path)
             Issue.record("malformed OCV table was accepted")
@@ -75,6 +79,7 @@ import Fractional
                               elements: [.parallelCPE(r: 0.01, t: 100, alpha: 0.7), .parallelCPE(r: 0.005, t: 2000, alpha: 1),
                                          .warburg(sigma: 1e-3)])
         let folder = try write(["cell.toml": CellFile.text(model, ocvPath: nil, comment: "test")])
+        defer { try? FileManager.default.removeItem(at: folder) }
         let read = try CellFile.load(folder.appendingPathComponent("cell.toml").path)
         #expect(read.seriesResistance == model.seriesResistance)
         #expect(read.elements.count == 3)
