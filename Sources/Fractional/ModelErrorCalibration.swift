@@ -1,0 +1,66 @@
+import Foundation
+
+/// Sizes of the considered model errors (`SOCErrorBudget`) fitted to observed SOC errors.
+///
+/// Maximum likelihood under the budget's Gaussian model: the σ's minimise the mean of
+/// `e²/σ² + ln σ²` over the samples, with `σ² = filterSigma² + (perOhm·resistanceSigma)² + (perVolt·ocvSigma)²`.
+/// Fit on data that the evaluation does not use (another recording of the cell, another cycle).
+public struct ModelErrorCalibration: Sendable, Hashable {
+    /// R0 error, Ω.
+    public var resistanceSigma: Double
+    /// OCV-table offset, V.
+    public var ocvSigma: Double
+
+    public init(resistanceSigma: Double, ocvSigma: Double) {
+        self.resistanceSigma = resistanceSigma
+        self.ocvSigma = ocvSigma
+    }
+
+    /// Searched range of each σ (Ω or V); 0 is also tried.
+    static let range = (lower: 1e-6, upper: 1.0)
+
+    /// - Parameters:
+    ///   - errors: estimated minus true SOC, one per sample.
+    ///   - budgets: the filter's budget for the same samples (estimates do not depend on the σ's fitted here).
+    ///   - fitResistance: false fits the OCV offset alone (resistanceSigma stays 0).
+    public init(errors: [Double], budgets: [SOCErrorBudget], fitResistance: Bool = true) {
+        precondition(errors.count == budgets.count && !errors.isEmpty, "one budget per error, at least one")
+        func cost(_ resistance: Double, _ ocv: Double) -> Double {
+            var sum = 0.0
+            for (e, budget) in zip(errors, budgets) {
+                let sigma = budget.sigma(resistanceSigma: resistance, ocvSigma: ocv)
+                let variance = max(sigma * sigma, .leastNormalMagnitude)
+                sum += e * e / variance + log(variance)
+            }
+            return sum / Double(errors.count)
+        }
+        var resistance = 0.0, ocv = 0.0
+        // Coordinate descent: each σ in turn minimised with the other held (the cost is smooth and,
+        // in each variance alone, has one minimum).
+        for _ in 0..<(fitResistance ? 6 : 1) {
+            ocv = Self.minimize { cost(resistance, $0) }
+            if fitResistance { resistance = Self.minimize { cost($0, ocv) } }
+        }
+        resistanceSigma = resistance
+        ocvSigma = ocv
+    }
+
+    /// The minimiser of `f` over {0} ∪ [lower, upper]: golden-section search in ln σ.
+    static func minimize(_ f: (Double) -> Double) -> Double {
+        let ratio = (5.0.squareRoot() - 1) / 2
+        var a = log(range.lower), b = log(range.upper)
+        var c = b - ratio * (b - a), d = a + ratio * (b - a)
+        var fc = f(exp(c)), fd = f(exp(d))
+        while b - a > 1e-4 {
+            if fc < fd {
+                b = d; d = c; fd = fc
+                c = b - ratio * (b - a); fc = f(exp(c))
+            } else {
+                a = c; c = d; fc = fd
+                d = a + ratio * (b - a); fd = f(exp(d))
+            }
+        }
+        let best = exp((a + b) / 2)
+        return f(0) <= f(best) ? 0 : best
+    }
+}
