@@ -61,7 +61,7 @@ public struct SOCEstimate: Sendable, Hashable {
 /// its voltage innovations carry part of it into the SOC, and no later sample averages it away.
 /// These are treated as *considered* parameters (Schmidt): unknown constants that are not
 /// estimated; the filter propagates the sensitivity of its state error to each through its own
-/// transitions and gains (`s ← F s`, then `s ← s − K (H s + ∂v/∂p)`). The SOC's share of a
+/// transitions and gains (`s ← F s`, then `s ← s + K (∂v/∂p − H s)`). The SOC's share of a
 /// parameter error δp is `sensitivity·δp`, so
 /// `σ² = filterSigma² + (perOhm·resistanceSigma)² + (perVolt·ocvSigma)²`.
 public struct SOCErrorBudget: Sendable, Hashable {
@@ -221,11 +221,12 @@ public struct SOCFilter: Sendable {
         for i in 0..<size { sensitivity[i] = scratch[i] }
     }
 
-    /// s ← s − K (H s + ∂v/∂p): the part of a considered error's voltage that the correction took into the state.
+    /// s ← s + K (∂v/∂p − H s): the correction takes the considered error's voltage, less what the
+    /// state error already explains, into the state (s: estimate − truth per unit of the error).
     private func absorb(_ sensitivity: inout [Double], voltagePerUnit: Double) {
-        var seen = voltagePerUnit
-        for i in 0..<size { seen += h[i] * sensitivity[i] }
-        for i in 0..<size { sensitivity[i] -= gain[i] * seen }
+        var unexplained = voltagePerUnit
+        for i in 0..<size { unexplained -= h[i] * sensitivity[i] }
+        for i in 0..<size { sensitivity[i] += gain[i] * unexplained }
     }
 
     /// Corrects the state with the new voltage (taken at `current`, A); returns the innovation's expected σ, V.

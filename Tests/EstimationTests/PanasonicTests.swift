@@ -48,6 +48,10 @@ import Fractional
         return score
     }
 
+    static let cycles = ["us06", "hwfet", "la92"]
+    /// The fractional EKF with default tuning on each cycle, replayed once for the tests that share it.
+    static let fractionalScores = Result { try cycles.map { try score(cycle: $0, cell: "cell_fractional.toml", method: .foekf) } }
+
     /// Goals: fractional EKF RMSE ≤ 1.5 % and maximum ≤ 4 % after the first 5 minutes on every
     /// cycle, and better than the integer-order 2-RC EKF on every cycle.
     @Test(arguments: ["us06", "hwfet", "la92"])
@@ -69,22 +73,47 @@ import Fractional
     /// what holds on every held-out cycle is ±2σ (measured 93–100 %, asserted ≥ 85 %) and a fitted
     /// offset of a few mV. The filter's own σ (white noise only) covers almost nothing.
     @Test func heldOutCalibrationCoversEachCycle() throws {
-        let cycles = ["us06", "hwfet", "la92"]
-        let scores = try cycles.map { try Self.score(cycle: $0, cell: "cell_fractional.toml", method: .foekf) }
+        let cycles = Self.cycles, scores = try Self.fractionalScores.get()
         for (k, cycle) in cycles.enumerated() {
             let training = scores.indices.filter { $0 != k }
             let errors = training.flatMap { scores[$0].errors }, budgets = training.flatMap { scores[$0].budgets }
             let fit = ModelErrorCalibration(errors: errors, budgets: budgets, fitResistance: false)
             let both = ModelErrorCalibration(errors: errors, budgets: budgets)
             let held = scores[k].coverage(fit), heldBoth = scores[k].coverage(both)
-            print("held out \(cycle): ocvSigma \(fit.ocvSigma) V covers ±σ \(held.sigma), ±2σ \(held.twoSigma); "
-                  + "with R0: resistanceSigma \(both.resistanceSigma) Ω, ocvSigma \(both.ocvSigma) V covers ±σ \(heldBoth.sigma), ±2σ \(heldBoth.twoSigma)")
+            let sigmas = scores[k].budgets.map { $0.sigma(resistanceSigma: 0, ocvSigma: fit.ocvSigma) }.sorted()
+            // The figures of BENCHMARKS.md.
+            print("held out \(cycle): RMSE \(scores[k].rmse) max \(scores[k].maximum); ocvSigma \(fit.ocvSigma) V: "
+                  + "median σ \(sigmas[sigmas.count / 2]), ±σ \(held.sigma), ±2σ \(held.twoSigma); with R0: resistanceSigma "
+                  + "\(both.resistanceSigma) Ω, ocvSigma \(both.ocvSigma) V: ±σ \(heldBoth.sigma), ±2σ \(heldBoth.twoSigma)")
             #expect((0.002...0.010).contains(fit.ocvSigma), "\(cycle) held out: fitted OCV offset \(fit.ocvSigma) V")
             #expect(held.twoSigma >= 0.85, "\(cycle) held out: ±2σ covers \(held.twoSigma)")
         }
         let uncalibrated = ModelErrorCalibration(resistanceSigma: 0, ocvSigma: 0)
         for (cycle, score) in zip(cycles, scores) where cycle != "hwfet" {
             #expect(score.coverage(uncalibrated).twoSigma < 0.1, "\(cycle): the filter's own ±2σ covers \(score.coverage(uncalibrated).twoSigma)")
+        }
+    }
+
+    /// Why per-cycle coverage cannot be nominal: the biases are systematic. One R0 error and one
+    /// OCV-table offset, common to the three cycles, explain them through the filter's own signed
+    /// sensitivities (least squares over all points): what is left is below 0.1 % RMS on every cycle
+    /// (measured 0.03–0.08 %, against RMSEs of 0.03–0.28 %), with δR0 ≈ 9 mΩ (the drive cycles'
+    /// 1 s resistance above the HPPC fit's R0) and δOCV ≈ 10 mV (the rested start 4.176–4.180 V
+    /// against the table's 4.170 V at SOC 1). A zero-mean σ cannot know that these cancel on HWFET.
+    @Test func biasesAreOneModelErrorCommonToAllCycles() throws {
+        let cycles = Self.cycles, scores = try Self.fractionalScores.get()
+        var a11 = 0.0, a12 = 0.0, a22 = 0.0, b1 = 0.0, b2 = 0.0
+        for (e, budget) in scores.flatMap({ zip($0.errors, $0.budgets) }) {
+            a11 += budget.perOhm * budget.perOhm; a12 += budget.perOhm * budget.perVolt; a22 += budget.perVolt * budget.perVolt
+            b1 += budget.perOhm * e; b2 += budget.perVolt * e
+        }
+        let determinant = a11 * a22 - a12 * a12
+        let deltaR = (a22 * b1 - a12 * b2) / determinant, deltaV = (a11 * b2 - a12 * b1) / determinant
+        #expect((0.005...0.015).contains(deltaR) && (0.005...0.015).contains(deltaV), "δR0 \(deltaR) Ω, δOCV \(deltaV) V")
+        for (cycle, score) in zip(cycles, scores) {
+            let residual = zip(score.errors, score.budgets).map { e, b in e - b.perOhm * deltaR - b.perVolt * deltaV }
+            let rms = (residual.map { $0 * $0 }.reduce(0, +) / Double(residual.count)).squareRoot()
+            #expect(rms < 0.001, "\(cycle): \(rms) left of RMSE \(score.rmse)")
         }
     }
 
