@@ -88,6 +88,8 @@ import Fractional
             #expect((0.002...0.010).contains(fit.ocvSigma), "\(cycle) held out: fitted OCV offset \(fit.ocvSigma) V")
             #expect(held.twoSigma >= 0.85, "\(cycle) held out: ±2σ covers \(held.twoSigma)")
         }
+        let pooled = ModelErrorCalibration(errors: scores.flatMap(\.errors), budgets: scores.flatMap(\.budgets), fitResistance: false)
+        print("all three cycles: ocvSigma \(pooled.ocvSigma) V covers (±σ, ±2σ) \(scores.map { $0.coverage(pooled) })")
         let uncalibrated = ModelErrorCalibration(resistanceSigma: 0, ocvSigma: 0)
         for (cycle, score) in zip(cycles, scores) where cycle != "hwfet" {
             #expect(score.coverage(uncalibrated).twoSigma < 0.1, "\(cycle): the filter's own ±2σ covers \(score.coverage(uncalibrated).twoSigma)")
