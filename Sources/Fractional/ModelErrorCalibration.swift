@@ -45,6 +45,26 @@ public struct ModelErrorCalibration: Sendable, Hashable {
         ocvSigma = ocv
     }
 
+    /// For each group of points (e.g. one recording), the calibration fitted on all the other groups.
+    public static func leaveOneOut(errors: [[Double]], budgets: [[SOCErrorBudget]], fitResistance: Bool = false) -> [ModelErrorCalibration] {
+        errors.indices.map { held in
+            let others = errors.indices.filter { $0 != held }
+            return ModelErrorCalibration(errors: others.flatMap { errors[$0] }, budgets: others.flatMap { budgets[$0] },
+                                         fitResistance: fitResistance)
+        }
+    }
+
+    /// Fractions of the errors within ±σ and ±2σ, σ from each point's budget with these sizes.
+    public func coverage(errors: [Double], budgets: [SOCErrorBudget]) -> (sigma: Double, twoSigma: Double) {
+        var within = 0.0, withinTwo = 0.0
+        for (error, budget) in zip(errors, budgets) {
+            let sigma = budget.sigma(resistanceSigma: resistanceSigma, ocvSigma: ocvSigma)
+            if abs(error) <= sigma { within += 1 }
+            if abs(error) <= 2 * sigma { withinTwo += 1 }
+        }
+        return (within / Double(max(errors.count, 1)), withinTwo / Double(max(errors.count, 1)))
+    }
+
     /// The minimiser of `f` over {0} ∪ [lower, upper]: golden-section search in ln σ.
     static func minimize(_ f: (Double) -> Double) -> Double {
         let ratio = (5.0.squareRoot() - 1) / 2

@@ -13,15 +13,8 @@ import Fractional
         /// Error and the filter's SOC error budget of every scored point.
         var errors: [Double] = [], budgets: [SOCErrorBudget] = []
 
-        /// Fractions of the points with |error| ≤ σ and ≤ 2σ, σ from the budget with the given model-error sizes.
         func coverage(_ calibration: ModelErrorCalibration) -> (sigma: Double, twoSigma: Double) {
-            var within = 0.0, withinTwo = 0.0
-            for (error, budget) in zip(errors, budgets) {
-                let sigma = budget.sigma(resistanceSigma: calibration.resistanceSigma, ocvSigma: calibration.ocvSigma)
-                if abs(error) <= sigma { within += 1 }
-                if abs(error) <= 2 * sigma { withinTwo += 1 }
-            }
-            return (within / Double(errors.count), withinTwo / Double(errors.count))
+            calibration.coverage(errors: errors, budgets: budgets)
         }
     }
 
@@ -74,11 +67,10 @@ import Fractional
     /// offset of a few mV. The filter's own σ (white noise only) covers almost nothing.
     @Test func heldOutCalibrationCoversEachCycle() throws {
         let cycles = Self.cycles, scores = try Self.fractionalScores.get()
+        let folds = ModelErrorCalibration.leaveOneOut(errors: scores.map(\.errors), budgets: scores.map(\.budgets))
+        let foldsWithR0 = ModelErrorCalibration.leaveOneOut(errors: scores.map(\.errors), budgets: scores.map(\.budgets), fitResistance: true)
         for (k, cycle) in cycles.enumerated() {
-            let training = scores.indices.filter { $0 != k }
-            let errors = training.flatMap { scores[$0].errors }, budgets = training.flatMap { scores[$0].budgets }
-            let fit = ModelErrorCalibration(errors: errors, budgets: budgets, fitResistance: false)
-            let both = ModelErrorCalibration(errors: errors, budgets: budgets)
+            let fit = folds[k], both = foldsWithR0[k]
             let held = scores[k].coverage(fit), heldBoth = scores[k].coverage(both)
             let sigmas = scores[k].budgets.map { $0.sigma(resistanceSigma: 0, ocvSigma: fit.ocvSigma) }.sorted()
             // The figures of BENCHMARKS.md.
