@@ -37,7 +37,7 @@ public struct ModelErrorCalibration: Sendable, Hashable {
         var resistance = 0.0, ocv = 0.0
         // Coordinate descent: each σ in turn minimised with the other held (the cost is smooth and,
         // in each variance alone, has one minimum).
-        for _ in 0..<(fitResistance ? 6 : 1) {
+        for _ in 0..<(fitResistance ? 4 : 1) {
             ocv = Self.minimize { cost(resistance, $0) }
             if fitResistance { resistance = Self.minimize { cost($0, ocv) } }
         }
@@ -65,10 +65,16 @@ public struct ModelErrorCalibration: Sendable, Hashable {
         return (within / Double(max(errors.count, 1)), withinTwo / Double(max(errors.count, 1)))
     }
 
-    /// The minimiser of `f` over {0} ∪ [lower, upper]: golden-section search in ln σ.
+    /// The minimiser of `f` over {0} ∪ [lower, upper]: a scan of 49 points evenly spaced in ln σ
+    /// (the cost can have more than one minimum when the sensitivities differ widely between
+    /// points), then golden-section search in ln σ between the best point's neighbours.
     static func minimize(_ f: (Double) -> Double) -> Double {
+        let lower = log(range.lower), upper = log(range.upper), count = 49
+        let grid = (0..<count).map { lower + (upper - lower) * Double($0) / Double(count - 1) }
+        let values = grid.map { f(exp($0)) }
+        let best = values.indices.min { values[$0] < values[$1] } ?? 0
+        var a = grid[max(best - 1, 0)], b = grid[min(best + 1, count - 1)]
         let ratio = (5.0.squareRoot() - 1) / 2
-        var a = log(range.lower), b = log(range.upper)
         var c = b - ratio * (b - a), d = a + ratio * (b - a)
         var fc = f(exp(c)), fd = f(exp(d))
         while b - a > 1e-4 {
@@ -80,7 +86,7 @@ public struct ModelErrorCalibration: Sendable, Hashable {
                 d = a + ratio * (b - a); fd = f(exp(d))
             }
         }
-        let best = exp((a + b) / 2)
-        return f(0) <= f(best) ? 0 : best
+        let refined = exp((a + b) / 2)
+        return f(0) <= min(f(refined), values[best]) ? 0 : (f(refined) <= values[best] ? refined : exp(grid[best]))
     }
 }
