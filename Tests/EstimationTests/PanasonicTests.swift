@@ -47,9 +47,9 @@ import Fractional
 
     /// Goals: fractional EKF RMSE ≤ 1.5 % and maximum ≤ 4 % after the first 5 minutes on every
     /// cycle, and better than the integer-order 2-RC EKF on every cycle.
-    @Test(arguments: ["us06", "hwfet", "la92"])
-    func fractionalObserverMeetsGoals(cycle: String) throws {
-        let fractional = try Self.score(cycle: cycle, cell: "cell_fractional.toml", method: .foekf)
+    @Test(arguments: [0, 1, 2])
+    func fractionalObserverMeetsGoals(index: Int) throws {
+        let cycle = Self.cycles[index], fractional = try Self.fractionalScores.get()[index]
         let integer = try Self.score(cycle: cycle, cell: "cell_rc.toml", method: .ekf2rc)
         #expect(fractional.rmse <= 0.015, "\(cycle): foekf RMSE \(fractional.rmse)")
         #expect(fractional.maximum <= 0.04, "\(cycle): foekf max \(fractional.maximum)")
