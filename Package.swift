@@ -83,7 +83,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Instruments", "Alarms",
+                "BenchCore", "TOMLConfig", "Simulator", "Storage", "StatusServer", "Electrochem", "Estimation", "Fractional", "Instruments", "Alarms",
                 "Schedules",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -142,31 +142,44 @@ struct FractionalBench: ParsableCommand {
                      observerTime / Double(steps) * 1e6, steps, socSum))
     }
 
+    /// Each observer on each drive cycle; the foekf's σ with the OCV offset fitted on the other two cycles.
     private func panasonicErrors() throws {
-        for cycle in ["us06", "hwfet", "la92"] {
+        let cycles = ["us06", "hwfet", "la92"]
+        var lines: [[String]] = cycles.map { _ in [] }
+        var errors: [[Double]] = [], budgets: [[SOCErrorBudget]] = []
+        for (k, cycle) in cycles.enumerated() {
             let recording = try Recording(contentsOf: "\(panasonic)/drive_\(cycle)_25C.csv")
             let reference = try CSVColumns(contentsOf: "\(panasonic)/drive_\(cycle)_25C_soc.csv", required: ["soc"])["soc"]
             for (method, cell) in [(SOCObserver.Method.foekf, "cell_fractional.toml"), (.ekf2rc, "cell_rc.toml"), (.coulomb, "cell_fractional.toml")] {
-                var tuning = FilterTuning()
-                if method == .foekf { tuning.ocvSigma = 0.00175 }  // as calibrated in PanasonicTests
-                var observer = try SOCObserver(model: CellFile.load("\(panasonic)/\(cell)"), method: method, tuning: tuning, initialSOC: 0.8)
-                var sum = 0.0, count = 0.0, maximum = 0.0, covered = 0.0, coveredTwice = 0.0
+                var observer = try SOCObserver(model: CellFile.load("\(panasonic)/\(cell)"), method: method, initialSOC: 0.8)
+                var cycleErrors: [Double] = [], cycleBudgets: [SOCErrorBudget] = []
                 let time = seconds {
                     for n in recording.times.indices {
                         let e = observer.consume(time: recording.times[n], current: recording.currents[n], voltage: recording.voltages[n])
                         guard recording.times[n] >= 300 else { continue }
-                        let error = e.soc - reference[n]
-                        sum += error * error
-                        count += 1
-                        maximum = max(maximum, abs(error))
-                        if abs(error) <= e.socSigma { covered += 1 }
-                        if abs(error) <= 2 * e.socSigma { coveredTwice += 1 }
+                        cycleErrors.append(e.soc - reference[n])
+                        cycleBudgets.append(e.errorBudget)
                     }
                 }
-                print(String(format: "panasonic %@ %@: SOC RMSE %.2f %%, max %.2f %% (after 5 min, start 20 points off), |error| ≤ σ %.0f %%, ≤ 2σ %.0f %% of the time; %.2f µs/sample",
-                             cycle, method.rawValue, (sum / count).squareRoot() * 100, maximum * 100, covered / count * 100, coveredTwice / count * 100,
-                             time / Double(recording.times.count) * 1e6))
+                if method == .foekf {
+                    errors.append(cycleErrors)
+                    budgets.append(cycleBudgets)
+                }
+                let rmse = (cycleErrors.map { $0 * $0 }.reduce(0, +) / Double(cycleErrors.count)).squareRoot()
+                lines[k].append(String(format: "panasonic %@ %@: SOC RMSE %.2f %%, max %.2f %% (after 5 min, start 20 points off); %.2f µs/sample",
+                                       cycle, method.rawValue, rmse * 100, (cycleErrors.map(abs).max() ?? 0) * 100,
+                                       time / Double(recording.times.count) * 1e6))
+                if method != .foekf {
+                    let own = ModelErrorCalibration(resistanceSigma: 0, ocvSigma: 0).coverage(errors: cycleErrors, budgets: cycleBudgets)
+                    lines[k][lines[k].count - 1] += String(format: "; |error| ≤ σ %.0f %%, ≤ 2σ %.0f %%", own.sigma * 100, own.twoSigma * 100)
+                }
             }
         }
+        for (k, fit) in ModelErrorCalibration.leaveOneOut(errors: errors, budgets: budgets).enumerated() {
+            let held = fit.coverage(errors: errors[k], budgets: budgets[k])
+            lines[k][0] += String(format: "; ocvSigma %.2f mV fitted on the other cycles: |error| ≤ σ %.0f %%, ≤ 2σ %.0f %%",
+                                  fit.ocvSigma * 1000, held.sigma * 100, held.twoSigma * 100)
+        }
+        for line in lines.joined() { print(line) }
     }
 }

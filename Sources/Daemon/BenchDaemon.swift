@@ -182,9 +182,11 @@ public enum BenchDaemon {
         let files = BlockingQueue(label: "cellbench.cell-files")
         for channel in config.channels {
             guard let path = channel.cellFile else { continue }
-            let method = channel.observer
+            let method = channel.observer, tuning = channel.observerTuning
             do {
-                observers[channel.info.name] = try await files.run { try SOCObserver(model: CellFile.load(path), method: method) }
+                observers[channel.info.name] = try await files.run {
+                    try SOCObserver(model: CellFile.load(path), method: method, tuning: tuning)
+                }
             } catch {
                 throw channel.table.error("cell", "\(error)")
             }

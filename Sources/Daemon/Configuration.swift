@@ -2,6 +2,7 @@ import Alarms
 import BenchCore
 import Electrochem
 import Estimation
+import Fractional
 import Schedules
 import TOMLConfig
 
@@ -47,6 +48,8 @@ public struct BenchConfiguration: Sendable {
         public var analyzer: String?
         /// Whether the observer adopts the cell model mapped from each new impedance fit of the channel.
         public var adoptSweepFits: Bool
+        /// Observer tuning: the considered model errors (`ocv_sigma_v`, `resistance_sigma_ohm`) widen the reported σ.
+        public var observerTuning = FilterTuning()
     }
 
     /// Circuit fitted to sweeps of channels that name none: inductance, series
@@ -120,7 +123,8 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
-            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "schedule", "analyzer", "adopt_sweep_fits"])
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "schedule", "analyzer", "adopt_sweep_fits",
+                                        "ocv_sigma_v", "resistance_sigma_ohm"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -145,6 +149,8 @@ public struct BenchConfiguration: Sendable {
                 schedule: try Self.schedule(table, capacityAh: capacity),
                 analyzer: try Self.analyzer(table, instruments: instruments),
                 adoptSweepFits: try table.optionalBool("adopt_sweep_fits") ?? true))
+            channels[channels.count - 1].observerTuning.ocvSigma = try table.double("ocv_sigma_v", in: 0...1, default: 0)
+            channels[channels.count - 1].observerTuning.resistanceSigma = try table.double("resistance_sigma_ohm", in: 0...10, default: 0)
             if table.contains("schedule") || table.contains("analyzer"),
                let kind = instruments.first(where: { $0.name == instrument })?.kind, !Self.sourceKinds.contains(kind) {
                 throw table.error(table.contains("schedule") ? "schedule" : "analyzer",

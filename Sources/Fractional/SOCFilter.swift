@@ -8,12 +8,12 @@ public struct FilterTuning: Sendable, Hashable {
     public var polarizationNoise: Double = 2e-4
     /// Uncertainty of the initial SOC.
     public var initialSOCSigma: Double = 0.25
-    /// Error of the OCV table, V (0, the default, takes the table as exact). A table error is
-    /// a bias that no number of voltage samples averages away: it limits the SOC the voltage
-    /// can give to ± ocvSigma / |dOCV/dSOC|, which the EKF's reported σ then includes
-    /// (`σ² = P_SOC + (ocvSigma / slope)²`, the second term at most `initialSOCSigma²`).
-    /// It does not change the filter's gains.
+    /// Offset error of the OCV table, V (0, the default, takes the table as exact). A considered
+    /// model error (see `SOCErrorBudget`): it enters the reported σ, not the gains or estimates.
     public var ocvSigma: Double = 0
+    /// Error of the series resistance R0, Ω (0, the default, takes R0 as exact). A considered model
+    /// error whose voltage grows with the current (`δR0·i`), so it weighs most on hard cycles.
+    public var resistanceSigma: Double = 0
     /// Estimate a constant current-sensor bias as a state.
     public var estimateBias = false
     /// Initial uncertainty of that bias, A.
@@ -40,13 +40,48 @@ public struct SOCEstimate: Sendable, Hashable {
     /// Standard deviation of the innovation (measured − predicted voltage) the filter expected,
     /// √(H P Hᵀ + R), V; NaN when the filter does not correct (coulomb counting).
     public var innovationSigma: Double
+    /// What `socSigma` is made of, so it can be recomputed for other model-error sizes.
+    public var errorBudget: SOCErrorBudget
 
-    public init(soc: Double, socSigma: Double, predictedVoltage: Double, currentBias: Double, innovationSigma: Double = .nan) {
+    public init(soc: Double, socSigma: Double, predictedVoltage: Double, currentBias: Double, innovationSigma: Double = .nan,
+                errorBudget: SOCErrorBudget? = nil) {
         self.soc = soc
         self.socSigma = socSigma
         self.predictedVoltage = predictedVoltage
         self.currentBias = currentBias
         self.innovationSigma = innovationSigma
+        self.errorBudget = errorBudget ?? SOCErrorBudget(filterSigma: socSigma, perOhm: 0, perVolt: 0)
+    }
+}
+
+/// The SOC error of the filter split into what it estimates and what it only considers.
+///
+/// The filter's own covariance assumes white voltage noise. Real model errors are not white: an
+/// error of R0 or an offset of the OCV table persists, so the corrections the filter makes with
+/// its voltage innovations carry part of it into the SOC, and no later sample averages it away.
+/// These are treated as *considered* parameters (Schmidt): unknown constants that are not
+/// estimated; the filter propagates the sensitivity of its state error to each through its own
+/// transitions and gains (`s ← F s`, then `s ← s + K (∂v/∂p − H s)`). The SOC's share of a
+/// parameter error δp is `sensitivity·δp`, so
+/// `σ² = filterSigma² + (perOhm·resistanceSigma)² + (perVolt·ocvSigma)²`.
+public struct SOCErrorBudget: Sendable, Hashable {
+    /// σ of the SOC from the filter's own covariance (white noise only).
+    public var filterSigma: Double
+    /// SOC error per ohm of R0 error, 1/Ω.
+    public var perOhm: Double
+    /// SOC error per volt of OCV-table offset, 1/V.
+    public var perVolt: Double
+
+    public init(filterSigma: Double, perOhm: Double, perVolt: Double) {
+        self.filterSigma = filterSigma
+        self.perOhm = perOhm
+        self.perVolt = perVolt
+    }
+
+    /// The SOC σ for the given sizes of the considered model errors (Ω, V).
+    public func sigma(resistanceSigma: Double, ocvSigma: Double) -> Double {
+        let resistance = perOhm * resistanceSigma, ocv = perVolt * ocvSigma
+        return (filterSigma * filterSigma + resistance * resistance + ocv * ocv).squareRoot()
     }
 }
 
@@ -84,6 +119,9 @@ public struct SOCFilter: Sendable {
     private var h: [Double]
     /// Each element's step response (tabulated: evaluated every sample when the bias is a state).
     private let stepResponses: [@Sendable (Double) -> Double]
+    /// State-error sensitivities to the considered model errors (`SOCErrorBudget`): R0, then OCV offset.
+    private var perOhm: [Double]
+    private var perVolt: [Double]
 
     public init(model: CellModel, tuning: FilterTuning = FilterTuning(), initialSOC: Double, correct: Bool = true,
                 minimumStep: Double = 1e-3, horizon: Double = 1e9) {
@@ -103,16 +141,16 @@ public struct SOCFilter: Sendable {
         scratch = covariance
         gain = Array(repeating: 0, count: size)
         h = gain
+        perOhm = gain
+        perVolt = gain
         stepResponses = tuning.estimateBias ? model.elements.map { $0.tabulatedStepResponse() } : []
     }
 
     public var soc: Double { simulator.soc }
-    /// Reported SOC σ: the filter's own plus, for the EKF, the OCV-table limit.
-    public var socSigma: Double {
-        guard correct, tuning.ocvSigma > 0 else { return covariance[0].squareRoot() }
-        let slope = abs(model.ocv.slope(at: simulator.soc))
-        let limit = min(tuning.ocvSigma * tuning.ocvSigma / (slope * slope), tuning.initialSOCSigma * tuning.initialSOCSigma)
-        return (covariance[0] + limit).squareRoot()
+    /// Reported SOC σ: the filter's own plus the considered model errors' share.
+    public var socSigma: Double { errorBudget.sigma(resistanceSigma: tuning.resistanceSigma, ocvSigma: tuning.ocvSigma) }
+    public var errorBudget: SOCErrorBudget {
+        SOCErrorBudget(filterSigma: covariance[0].squareRoot(), perOhm: perOhm[0], perVolt: perVolt[0])
     }
     public var currentBias: Double { bias }
 
@@ -121,9 +159,9 @@ public struct SOCFilter: Sendable {
     public mutating func update(step: Double, heldCurrent: Double, voltage: Double, current: Double) -> SOCEstimate {
         if step > 0 { predict(step: step, heldCurrent: heldCurrent) }
         let predicted = simulator.voltage(current: current - bias)
-        let innovationSigma = correct ? measure(voltage: voltage, predicted: predicted) : .nan
+        let innovationSigma = correct ? measure(voltage: voltage, predicted: predicted, current: current - bias) : .nan
         return SOCEstimate(soc: simulator.soc, socSigma: socSigma, predictedVoltage: predicted, currentBias: bias,
-                           innovationSigma: innovationSigma)
+                           innovationSigma: innovationSigma, errorBudget: errorBudget)
     }
 
     private mutating func predict(step: Double, heldCurrent: Double) {
@@ -168,10 +206,31 @@ public struct SOCFilter: Sendable {
             covariance[(1 + e) * size + 1 + e] += tuning.polarizationNoise * tuning.polarizationNoise * step
         }
         if biasIndex >= 0 { covariance[biasIndex * size + biasIndex] += tuning.biasDrift * tuning.biasDrift * step }
+        Self.propagate(&perOhm, through: transition, scratch: &gain)
+        Self.propagate(&perVolt, through: transition, scratch: &gain)
     }
 
-    /// Corrects the state with the new voltage; returns the innovation's expected σ, V.
-    private mutating func measure(voltage: Double, predicted: Double) -> Double {
+    /// s ← F s (`scratch` has the state's size and is overwritten).
+    private static func propagate(_ sensitivity: inout [Double], through transition: [Double], scratch: inout [Double]) {
+        let size = sensitivity.count
+        for i in 0..<size {
+            var sum = 0.0
+            for m in 0..<size { sum += transition[i * size + m] * sensitivity[m] }
+            scratch[i] = sum
+        }
+        for i in 0..<size { sensitivity[i] = scratch[i] }
+    }
+
+    /// s ← s + K (∂v/∂p − H s): the correction takes the considered error's voltage, less what the
+    /// state error already explains, into the state (s: estimate − truth per unit of the error).
+    private func absorb(_ sensitivity: inout [Double], voltagePerUnit: Double) {
+        var unexplained = voltagePerUnit
+        for i in 0..<size { unexplained -= h[i] * sensitivity[i] }
+        for i in 0..<size { sensitivity[i] += gain[i] * unexplained }
+    }
+
+    /// Corrects the state with the new voltage (taken at `current`, A); returns the innovation's expected σ, V.
+    private mutating func measure(voltage: Double, predicted: Double, current: Double) -> Double {
         for i in h.indices { h[i] = 1 }
         h[0] = model.ocv.slope(at: simulator.soc)
         if capacityIndex >= 0 { h[capacityIndex] = 0 }
@@ -197,6 +256,8 @@ public struct SOCFilter: Sendable {
         for e in 0..<model.elements.count { simulator.shiftElement(e, by: gain[1 + e] * innovation) }
         if biasIndex >= 0 { bias += gain[biasIndex] * innovation }
         if capacityIndex >= 0 { capacityError += gain[capacityIndex] * innovation }
+        absorb(&perOhm, voltagePerUnit: current)
+        absorb(&perVolt, voltagePerUnit: 1)
         // P ← P - K S Kᵀ (symmetric form of (I - K H) P)
         for i in 0..<size {
             for j in 0..<size { covariance[i * size + j] -= gain[i] * gain[j] * s }

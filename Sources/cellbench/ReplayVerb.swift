@@ -16,8 +16,10 @@ struct ReplayVerb: ParsableCommand {
     @Option(help: "Voltage noise plus model error, V (σ).") var voltageNoise = FilterTuning().voltageNoise
     @Option(help: "Relative capacity uncertainty (a capacity-scale state; 0 takes the capacity as exact).")
     var capacitySigma = FilterTuning().capacitySigma
-    @Option(help: "Error of the OCV table, V (σ; included in the reported SOC σ, 0 takes the table as exact).")
+    @Option(help: "Offset error of the OCV table, V (σ; considered in the reported SOC σ, 0 takes the table as exact).")
     var ocvSigma = FilterTuning().ocvSigma
+    @Option(help: "Error of the series resistance R0, Ω (σ; considered in the reported SOC σ, 0 takes R0 as exact).")
+    var resistanceSigma = FilterTuning().resistanceSigma
     @Flag(help: "Also estimate a constant current-sensor bias.") var estimateBias = false
 
     func run() throws {
@@ -34,6 +36,8 @@ struct ReplayVerb: ParsableCommand {
         tuning.capacitySigma = capacitySigma
         guard ocvSigma >= 0 else { throw ValidationError("--ocv-sigma must be ≥ 0 V") }
         tuning.ocvSigma = ocvSigma
+        guard resistanceSigma >= 0 else { throw ValidationError("--resistance-sigma must be ≥ 0 Ω") }
+        tuning.resistanceSigma = resistanceSigma
         var state = try SOCObserver(model: model, method: method, tuning: tuning, initialSOC: initialSoc)
         var soc: [Double] = [], sigma: [Double] = [], predicted: [Double] = []
         for n in data.times.indices {

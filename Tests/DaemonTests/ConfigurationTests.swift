@@ -47,6 +47,9 @@ import TOMLConfig
         #expect(config.channels.map(\.info.name) == ["A01", "A02"])
         #expect(config.channels[0].info.ratedCapacityAh == 3.0)
         #expect(config.channels(of: "sim").map(\.info.instrumentChannel) == [0, 1])
+        #expect(config.channels[1].observerTuning.ocvSigma == 0 && config.channels[1].observerTuning.resistanceSigma == 0)
+        let considered = try load(Self.valid.replacingOccurrences(of: "index = 1", with: "index = 1\nocv_sigma_v = 0.0053\nresistance_sigma_ohm = 0.002"))
+        #expect(considered.channels[1].observerTuning.ocvSigma == 0.0053 && considered.channels[1].observerTuning.resistanceSigma == 0.002)
     }
 
     @Test func unknownInstrumentNamesLineAndKey() throws {
@@ -67,6 +70,8 @@ import TOMLConfig
             ("index = 1", "index = 0", "channels[1].index"),
             ("name = \"A02\"", "name = \"A01\"", "channels[1].name"),
             ("name = \"A02\"", "name = \"A 02\"", "channels[1].name"),
+            ("index = 1", "index = 1\nocv_sigma_v = -0.001", "channels[1].ocv_sigma_v"),
+            ("index = 1", "index = 1\nresistance_sigma_ohm = \"5 mΩ\"", "channels[1].resistance_sigma_ohm"),
         ]
         for (from, to, key) in cases {
             let e = try #require(error(Self.valid.replacingOccurrences(of: from, with: to)), "\(to) must be rejected")

@@ -106,4 +106,45 @@ import Testing
         fractional.advance(by: 5, current: 0)
         #expect(abs(fractional.lastStepRelaxation - element.relaxation(5)) < 1e-6)
     }
+
+    /// The error budget's sensitivities are what a small model error really does to the estimate:
+    /// noise-free data simulated with R0 + δR (or the OCV table shifted by δV), filtered with the
+    /// nominal model, move the SOC by perOhm·δR (perVolt·δV) to first order. The considered
+    /// errors widen the reported σ and change nothing else.
+    @Test func errorBudgetPredictsTheEffectOfModelErrors() throws {
+        let model = Self.model
+        let shiftedOCV = try OCVTable(soc: model.ocv.soc, voltage: model.ocv.voltage.map { $0 + 1e-4 })
+        let truths = [model,
+                      CellModel(capacityAh: model.capacityAh, ocv: model.ocv, seriesResistance: model.seriesResistance + 1e-4,
+                                elements: model.elements),
+                      CellModel(capacityAh: model.capacityAh, ocv: shiftedOCV, seriesResistance: model.seriesResistance,
+                                elements: model.elements)]
+        var considered = FilterTuning()
+        considered.resistanceSigma = 0.003
+        considered.ocvSigma = 0.005
+        func run(truth: CellModel, tuning: FilterTuning) -> [SOCEstimate] {
+            var cell = CellSimulator(model: truth, initialSOC: 0.9, minimumStep: 1, horizon: 1e5)
+            var filter = SOCFilter(model: model, tuning: tuning, initialSOC: 0.7, minimumStep: 1, horizon: 1e5)
+            var current = 0.0
+            return (0..<1500).map { n in
+                if n > 0 { cell.advance(by: 1, current: current) }
+                let previous = current
+                current = -1.5 - 1.5 * sin(Double(n) / 40) + (n % 300 < 20 ? 2 : 0)
+                return filter.update(step: n == 0 ? 0 : 1, heldCurrent: previous, voltage: cell.voltage(current: current), current: current)
+            }
+        }
+        let nominal = run(truth: truths[0], tuning: FilterTuning())
+        let withR0Error = run(truth: truths[1], tuning: FilterTuning())
+        let withOCVOffset = run(truth: truths[2], tuning: FilterTuning())
+        let widened = run(truth: truths[0], tuning: considered)
+        for n in [100, 500, 1499] {
+            let budget = nominal[n].errorBudget
+            let byR0 = (withR0Error[n].soc - nominal[n].soc) / 1e-4, byOCV = (withOCVOffset[n].soc - nominal[n].soc) / 1e-4
+            #expect(abs(byR0 - budget.perOhm) <= 0.01 * abs(budget.perOhm) + 1e-4, "n \(n): \(byR0) vs perOhm \(budget.perOhm)")
+            #expect(abs(byOCV - budget.perVolt) <= 0.01 * abs(budget.perVolt) + 1e-4, "n \(n): \(byOCV) vs perVolt \(budget.perVolt)")
+            #expect(widened[n].soc == nominal[n].soc && widened[n].errorBudget == budget)
+            let expected = budget.sigma(resistanceSigma: 0.003, ocvSigma: 0.005)
+            #expect(widened[n].socSigma == expected && expected > budget.filterSigma)
+        }
+    }
 }
