@@ -353,6 +353,7 @@ public enum MittagLeffler {
         let theta = atan2(upper.imaginary, upper.real)
         guard theta > 0, theta < alpha * .pi else { return nil }
         let rootStar = Complex(length: pow(upper.length, 1 / (2 * alpha)), phase: theta / (2 * alpha))
+        // Closer to the origin's cut the loop must be so narrow that its estimate was measured up to 3× optimistic.
         guard rootStar.real >= 1 else { return nil }
         let exponent = Complex(alpha * gamma - beta, 0)
         // e^s s^(αγ-β) (s^α - z)^(-γ) at s = ζ², with log(s^α - z) continuous off the cut:
