@@ -146,20 +146,34 @@ import Testing
     @Test func matchesHighPrecisionReference() throws {
         let rows = try Fixture.rows("prabhakar.csv")
         #expect(rows.count > 1400)
-        var errors: [(error: Double, row: [Double])] = []
+        var worst = (ratio: 0.0, error: 0.0, row: [Double]())
         var missing: [[Double]] = []
         for row in rows {
-            let z = Complex(row[3], row[4])
-            let value = MittagLeffler.evaluate(z, alpha: row[0], beta: row[1], gamma: row[2])
+            let (alpha, z) = (row[0], Complex(row[3], row[4]))
+            let value = MittagLeffler.evaluate(z, alpha: alpha, beta: row[1], gamma: row[2])
             guard value.isFinite else { missing.append(row); continue }
             let expected = Complex(row[5], row[6])
             // Relative to |E|, except near a zero of E where |E| ≪ 1: there relative to 1.
-            errors.append(((value - expected).length / max(expected.length, 1e-3), row))
+            let error = (value - expected).length / max(expected.length, 1e-3)
+            // Stated: 2e-14, plus where e^(s*) dominates (s*^α = z) its own rounding: the condition number
+            // |z E'/E| is then about |s*|/α, so even exact arithmetic on the rounded s* gives ε·|s*|/α.
+            // In the oscillating directions απ/2 < |arg z| < απ, where E is the difference of an exponential
+            // and an algebraic part, 1e-13 instead of 2e-14 (measured up to 6e-14, for γ = 3 and |z| = 5).
+            let angle = abs(atan2(z.imaginary, z.real))
+            let oscillating = angle > alpha * .pi / 2 && angle < alpha * .pi
+            let bound = (oscillating ? 1e-13 : 2e-14) + 8 * Double.ulpOfOne * pow(z.length, 1 / alpha) / alpha
+            if error / bound > worst.ratio { worst = (error / bound, error, row) }
         }
-        errors.sort { $0.error > $1.error }
-        let summary = "\(errors.count) of \(rows.count) evaluated; worst \(errors.prefix(3).map { ($0.error, $0.row) })"
-        print("Prabhakar fixture: \(summary); missing \(missing.map { [$0[0], $0[1], $0[2], Complex($0[3], $0[4]).length, atan2($0[4], $0[3]) / .pi] })")
-        #expect(errors.count > 0)
+        #expect(worst.ratio <= 1, "error \(worst.error) = \(worst.ratio) × the bound at \(worst.row)")
+        // NaN only for large |z| in the oscillating directions α·π/2 < |arg z| ≤ α·π (and never on the
+        // negative real axis for α < 1, the models' range).
+        for row in missing {
+            let z = Complex(row[3], row[4])
+            let angle = abs(atan2(z.imaginary, z.real))
+            #expect(angle > row[0] * .pi / 2 && angle <= row[0] * .pi + 1e-12 && z.length >= 5, "NaN at \(row)")
+            #expect(!(row[0] < 1 && z.imaginary == 0 && z.real < 0), "NaN at \(row)")
+        }
+        #expect(missing.count <= 50, "\(missing.count) of \(rows.count) not evaluated")
     }
 
     @Test func exactIdentities() {
