@@ -55,42 +55,37 @@ public enum MittagLeffler {
         if gamma == 1 { return evaluate(z, alpha: alpha, beta: beta) }
         guard alpha > 0, alpha <= 1, beta.isFinite, gamma > 0, gamma.isFinite, z.isFinite else { return Complex(.nan, .nan) }
         // For α = 1 on the negative real axis s* = z lies on the origin's cut; Kummer's transformation
-        // E^γ_{1,β}(z) = e^z E^{β-γ}_{1,β}(-z) moves it to the positive axis.
+        // E^γ_{1,β}(z) = e^z E^{β-γ}_{1,β}(-z) moves it to the positive axis (β - γ ≥ 0: 0 is the single term 1/Γ(β)).
         var best: Estimate
-        if alpha == 1, z.imaginary == 0, z.real < -1 {
+        if alpha == 1, z.imaginary == 0, z.real < -1, beta >= gamma {
             best = prabhakar(Complex(-z.real, 0), alpha: 1, beta: beta, gamma: beta - gamma)
-            best.value = Value(re: exp(z.real) * best.value.re, im: 0)
+            best = Estimate(value: Value(re: exp(z.real) * best.value.re, im: 0), error: exp(z.real) * best.error)
         } else {
             best = prabhakar(z, alpha: alpha, beta: beta, gamma: gamma)
         }
-        guard best.error <= prabhakarTolerance else { return Complex(.nan, .nan) }
+        guard best.relativeError <= prabhakarTolerance else { return Complex(.nan, .nan) }
         return Complex(best.value.re, best.value.im)
     }
 
     /// The most accurate of the methods, cheapest first; each estimate is conservative
     /// (measured errors are mostly 10–1000 times smaller). Any real γ (γ ≤ 0 for Kummer's transformation).
-    /// The error is relative to `max(|E|, 1e-3)`.
     static func prabhakar(_ z: Complex<Double>, alpha: Double, beta: Double, gamma: Double) -> Estimate {
         let methods: [() -> Estimate?] = [
             { compensatedSeries(re: z.real, im: z.imaginary, alpha: alpha, beta: beta, gamma: gamma) },
             { branchPointContour(re: z.real, im: z.imaginary, alpha: alpha, beta: beta, gamma: gamma) },
             { hankelLoop(z, alpha: alpha, beta: beta, gamma: gamma) },
         ]
-        var best = Estimate(value: Value(re: .nan, im: .nan), error: .infinity)
+        var best = Estimate(value: Value(re: 0, im: 0), error: .infinity)
         for method in methods {
-            guard var candidate = method() else { continue }
-            // Relative to max(|E|, 1e-3), as the fixtures measure it: near a zero of E relative to 1e-3.
-            let size = Complex(candidate.value.re, candidate.value.im).length
-            candidate.error *= size / max(size, 1e-3)
-            if candidate.error < best.error { best = candidate }
-            if best.error <= prabhakarTarget { break }
+            if let candidate = method(), candidate.relativeError < best.relativeError { best = candidate }
+            if best.relativeError <= prabhakarTarget { break }
         }
         return best
     }
 
-    /// Estimated relative error below which `evaluate(_:alpha:beta:gamma:)` looks no further.
+    /// Estimated error (relative to max(|E|, 1e-3)) below which `evaluate(_:alpha:beta:gamma:)` looks no further.
     static let prabhakarTarget = 2e-14
-    /// Largest estimated relative error `evaluate(_:alpha:beta:gamma:)` returns a number for.
+    /// Largest estimated error (relative to max(|E|, 1e-3)) `evaluate(_:alpha:beta:gamma:)` returns a number for.
     static let prabhakarTolerance = 1e-12
 
     /// `E^γ_{α,β}(x)` for real `x`; see the complex form.
@@ -266,12 +261,17 @@ public enum MittagLeffler {
         return Value(re: fRe * dRe - fIm * dIm, im: fRe * dIm + fIm * dRe)
     }
 
-    /// A value with its estimated relative error.
-    struct Estimate { var value: Value; var error: Double }
+    /// A value with its estimated absolute error.
+    struct Estimate {
+        var value: Value
+        var error: Double
+        /// Relative to `max(|E|, 1e-3)`, as the fixtures measure it: near a zero of E relative to 1e-3.
+        var relativeError: Double { error / max(Complex(value.re, value.im).length, 1e-3) }
+    }
 
     /// `Σ (γ)_k z^k / (k! Γ(αk + β))`, Neumaier-compensated, so that only the terms' own
     /// rounding remains: the k-th carries about `(2 + k)·ε` relative from its recurrence, and the
-    /// estimate is `ε Σ (2 + k)|t_k| / |Σ t_k|`, small where the terms do not cancel.
+    /// estimate is `ε Σ (2 + k)|t_k|`, small against `|Σ t_k|` where the terms do not cancel.
     /// Nil where the terms still matter once `Γ(αk + β)` overflows (αk + β ≥ 171), or cancel hopelessly.
     static func compensatedSeries(re: Double, im: Double, alpha: Double, beta: Double, gamma: Double) -> Estimate? {
         // Σ|t_k| grows to about e^(|z|^(1/α)), the sum only to about e^(max(0, Re s*)) (s*^α = z): past
@@ -297,8 +297,7 @@ public enum MittagLeffler {
             // Past Γ's overflow the term is below |(γ)_k z^k / k!| / Γ(171).
             let bound = x < 171 ? size : Complex(powRe, powIm).length / 7.2e306
             if Double(k) > peak, x > 1, bound <= 1e-17 * total {
-                let error = weightedSize == 0 ? 0 : Double.ulpOfOne * weightedSize / total
-                return Estimate(value: Value(re: sumRe + lostRe, im: sumIm + lostIm), error: error)
+                return Estimate(value: Value(re: sumRe + lostRe, im: sumIm + lostIm), error: Double.ulpOfOne * weightedSize)
             }
             guard x < 171 else { return nil }
             let rising = (gamma + Double(k)) / Double(k + 1)
@@ -345,10 +344,8 @@ public enum MittagLeffler {
             // Each node's rounding grows with |s - σ|, through the phases of e^s and of the powers.
             return (Complex(f.re, f.im), 1 + mu * (1 + u * u))
         }) else { return nil }
-        let size = sum.value.length
-        guard size > 0 else { return nil }
         let scale = exp(sigma)
-        return Estimate(value: Value(re: sum.value.real * scale, im: sum.value.imaginary * scale), error: sum.error / size)
+        return Estimate(value: Value(re: sum.value.real * scale, im: sum.value.imaginary * scale), error: sum.error * scale)
     }
 
     /// `E^γ_{α,β}(z)` for `0 < |arg z| < απ` as two integrals over contours that each keep the
@@ -408,10 +405,8 @@ public enum MittagLeffler {
             return (f, 1 + root.lengthSquared)
         }), let originPart = origin, nearCut <= 1e-18 * peak else { return nil }
         let sum = originPart.value + loop.value
-        let size = sum.length
-        guard size > 0 else { return nil }
         let value = mirrored ? sum.conjugate : sum
-        return Estimate(value: Value(re: value.real, im: value.imaginary), error: (originPart.error + loop.error) / size)
+        return Estimate(value: Value(re: value.real, im: value.imaginary), error: originPart.error + loop.error)
     }
 
     /// `h/(2πi) Σ f(kh)` with steps h and h/2, over at least `|k| ≤ atLeast` and on until the terms
