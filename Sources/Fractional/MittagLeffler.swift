@@ -43,13 +43,15 @@ public enum MittagLeffler {
     /// Three methods, each with an error estimate computed along the way (rounding from the
     /// sizes of the summed terms, quadrature error from halving the step); the first whose
     /// estimate is within `prabhakarTarget` gives the result, else the best one within
-    /// `prabhakarTolerance` (relative), else NaN – never a less accurate number:
-    /// the power series, compensated, wherever its terms hardly cancel (small |z|, and the
-    /// sector around the positive real axis); the inversion of `s^(αγ-β) / (s^α - z)^γ` on
+    /// `prabhakarTolerance` (relative to `max(|E|, 1e-3)`), else NaN – never a less accurate
+    /// number: the power series, compensated, wherever its terms hardly cancel (small |z|, and
+    /// the sector around the positive real axis); the inversion of `s^(αγ-β) / (s^α - z)^γ` on
     /// a parabolic contour right of the singularity `s*` (`s*^α = z`, a branch point for
-    /// `γ ≠ 1`), shifted by `Re s*`; and, for large |z| in the oscillating directions
-    /// (`α·π/2 < |arg z| < α·π`), that inversion split into a contour around the origin and
-    /// a Hankel loop around the cut from s*.
+    /// `γ ≠ 1`), shifted by `Re s*`; and where `|Im s*|` is large (the oscillating directions
+    /// `α·π/2 < |arg z| < α·π`, and far out near the positive axis) that inversion split into
+    /// a contour around the origin and a Hankel loop around the cut from s*. NaN remains for
+    /// some |z| ≥ 2 in the oscillating directions and for large γ far out near the positive
+    /// axis (docs/fractional.md lists where), never on the negative real axis for α < 1.
     /// `γ = 1` is `evaluate(_:alpha:beta:)`.
     public static func evaluate(_ z: Complex<Double>, alpha: Double, beta: Double, gamma: Double) -> Complex<Double> {
         if gamma == 1 { return evaluate(z, alpha: alpha, beta: beta) }
