@@ -286,7 +286,7 @@ public enum MittagLeffler {
         var powRe = 1.0, powIm = 0.0  // (γ)_k z^k / k!
         // The terms grow until αk ≈ |z|^(1/α): the sum is complete only past that.
         let peak = radius / alpha
-        var k = 0
+        var k = 0, quiet = 0
         while true {
             let x = alpha * Double(k) + beta
             let g = x < 171 ? reciprocalGamma(x) : 0
@@ -298,7 +298,9 @@ public enum MittagLeffler {
             let total = Complex(sumRe + lostRe, sumIm + lostIm).length
             // Past Γ's overflow the term is below |(γ)_k z^k / k!| / Γ(171).
             let bound = x < 171 ? size : Complex(powRe, powIm).length / 7.2e306
-            if Double(k) > peak, x > 1, bound <= 1e-17 * total {
+            // Four negligible terms in a row: one alone may just sit near a zero of 1/Γ.
+            quiet = Double(k) > peak && bound <= 1e-17 * total ? quiet + 1 : 0
+            if quiet == 4 {
                 return Estimate(value: Value(re: sumRe + lostRe, im: sumIm + lostIm), error: Double.ulpOfOne * weightedSize)
             }
             guard x < 171 else { return nil }

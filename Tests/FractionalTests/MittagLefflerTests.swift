@@ -240,6 +240,16 @@ import Testing
         }
     }
 
+    /// As α → 0, `E^γ_{α,β}(z) → Σ (γ)_k z^k / (k! Γ(β)) = (1 - z)^(-γ) / Γ(β)` for |z| < 1; the
+    /// difference is O(α) (from Γ(αk + β) ≈ Γ(β)(1 + αkψ(β))), 1e-8 relative here.
+    @Test func vanishingAlphaGivesBinomialSeries() {
+        for z in [Complex(0.5, 0), Complex(-0.8, 0.3)] {
+            let value = MittagLeffler.evaluate(z, alpha: 1e-9, beta: 1.5, gamma: 1.7)
+            let limit = Complex.pow(Complex(1, 0) - z, Complex(-1.7, 0)) / Complex(tgamma(1.5), 0)
+            #expect((value - limit).length <= 1e-7 * limit.length, "z=\(z): \(value) vs \(limit)")
+        }
+    }
+
     @Test func outsideTheDomainGivesNaN() {
         #expect(MittagLeffler.evaluate(1.0, alpha: 1.5, beta: 1, gamma: 2).isNaN)
         #expect(MittagLeffler.evaluate(1.0, alpha: 0.5, beta: 1, gamma: -1).isNaN)
