@@ -1,4 +1,5 @@
 import ArgumentParser
+import ComplexModule
 import BenchCore
 import Estimation
 import Foundation
@@ -12,12 +13,17 @@ struct FractionalBench: ParsableCommand {
 
     @Option(help: "Mittag-Leffler reference fixture (mpmath values).")
     var fixture = "Tests/FractionalTests/Fixtures/mittag_leffler.csv"
+    @Option(help: "Three-parameter Mittag-Leffler reference fixture (mpmath values).")
+    var prabhakarFixture = "Tests/FractionalTests/Fixtures/prabhakar.csv"
     @Option(help: "Folder with the Panasonic drive cycles, OCV table and identified cell files.")
     var panasonic = "Tests/EstimationTests/Fixtures/panasonic"
     @Option(help: "History length for the step-cost comparison.") var steps = 1_000_000
+    @Flag(help: "Only the Mittag-Leffler figures.") var mittagLefflerOnly = false
 
     func run() throws {
         try mittagLeffler()
+        try prabhakar()
+        guard !mittagLefflerOnly else { return }
         stepCost()
         try panasonicErrors()
     }
@@ -91,6 +97,45 @@ struct FractionalBench: ParsableCommand {
             worstTable = max(worstTable, abs(table(csv["z_re"][i]) - expected) / max(abs(expected), 1e-3))
         }
         print(String(format: "mittag-leffler: tabulated, worst relative error at the fixture's real arguments with |E| ≤ 1e10: %.2e", worstTable))
+    }
+
+    private func prabhakar() throws {
+        let csv = try CSVColumns(contentsOf: prabhakarFixture, required: ["alpha", "beta", "gamma", "z_re", "z_im", "e_re", "e_im"])
+        var worst = 0.0, evaluated = 0
+        for i in 0..<csv.rowCount {
+            let value = MittagLeffler.evaluate(.init(csv["z_re"][i], csv["z_im"][i]), alpha: csv["alpha"][i], beta: csv["beta"][i], gamma: csv["gamma"][i])
+            guard value.isFinite else { continue }
+            evaluated += 1
+            let dr = value.real - csv["e_re"][i], di = value.imaginary - csv["e_im"][i]
+            let size = max((csv["e_re"][i] * csv["e_re"][i] + csv["e_im"][i] * csv["e_im"][i]).squareRoot(), 1e-3)
+            worst = max(worst, (dr * dr + di * di).squareRoot() / size)
+        }
+        print(String(format: "prabhakar: %d of %d fixture points evaluated, worst relative error %.2e", evaluated, csv.rowCount, worst))
+        // Cost per region: α ∈ {0.5, 0.633, 0.9}, β ∈ {1, α+1}, γ ∈ {0.5, 1.7}, 500 arguments each.
+        let regions: [(String, (Int) -> Complex<Double>)] = [
+            ("negative real z in [-100, -0.25]", { k in Complex(-0.25 - 99.75 * Double(k) / 499, 0) }),
+            ("positive real z in [0.25, 30]", { k in Complex(0.25 + 29.75 * Double(k) / 499, 0) }),
+            ("|z| = 30, arg z in [0, pi/2]", { k in Complex(length: 30, phase: Double.pi / 2 * Double(k) / 499) }),
+        ]
+        for (label, argument) in regions {
+            var sum = Complex<Double>.zero
+            var count = 0, finite = 0
+            let time = seconds {
+                for alpha in [0.5, 0.633, 0.9] {
+                    for beta in [1.0, alpha + 1] {
+                        for gamma in [0.5, 1.7] {
+                            for k in 0..<500 {
+                                let value = MittagLeffler.evaluate(argument(k), alpha: alpha, beta: beta, gamma: gamma)
+                                count += 1
+                                if value.isFinite { sum += value; finite += 1 }
+                            }
+                        }
+                    }
+                }
+            }
+            print(String(format: "prabhakar: %@: %.2f µs per evaluation (%d evaluations, %d finite, checksum %.6g)",
+                         label, time / Double(count) * 1e6, count, finite, sum.length))
+        }
     }
 
     private func stepCost() {

@@ -145,35 +145,48 @@ import Testing
     /// mpmath values of E^γ_{α,β}(z) (scripts/fixtures/mittag_leffler_reference.py prabhakar).
     @Test func matchesHighPrecisionReference() throws {
         let rows = try Fixture.rows("prabhakar.csv")
-        #expect(rows.count > 1000)
-        var worst = 0.0
-        var worstRow: [Double] = []
-        var evaluated = 0
+        #expect(rows.count > 2600)
+        var worst = (ratio: 0.0, error: 0.0, row: [Double]())
+        var missing: [[Double]] = []
         for row in rows {
-            let value = MittagLeffler.evaluate(Complex(row[3], row[4]), alpha: row[0], beta: row[1], gamma: row[2])
-            // The negative real axis (the models' range) must always be covered; elsewhere NaN marks
-            // arguments beyond the contour's reach, which must not be a wrong number instead.
-            if row[3] < 0, row[4] == 0, row[0] < 1 { #expect(value.isFinite, "\(row)") }
-            guard value.isFinite else { continue }
-            evaluated += 1
+            let (alpha, z) = (row[0], Complex(row[3], row[4]))
+            let value = MittagLeffler.evaluate(z, alpha: alpha, beta: row[1], gamma: row[2])
+            guard value.isFinite else { missing.append(row); continue }
             let expected = Complex(row[5], row[6])
+            // Relative to |E|, except near a zero of E where |E| ≪ 1: there relative to 1.
             let error = (value - expected).length / max(expected.length, 1e-3)
-            if !(error <= worst) { worst = error; worstRow = row }
+            // Stated: 2e-14, plus where e^(s*) dominates (s*^α = z) its own rounding: the condition number
+            // |z E'/E| is then about |s*|/α, so even exact arithmetic on the rounded s* gives ε·|s*|/α.
+            // Where only the Hankel loop reaches (the oscillating directions απ/2 < |arg z| < απ, and
+            // |Im s*| > 20, where a contour right of s* would carry e^(|Im s*|/2)): 5e-13 (measured 3.4e-13).
+            let angle = abs(atan2(z.imaginary, z.real))
+            let starImaginary = pow(z.length, 1 / alpha) * abs(sin(angle / alpha))
+            let loopOnly = angle > alpha * .pi / 2 && angle < alpha * .pi || angle < alpha * .pi && starImaginary > 20
+            let bound = (loopOnly ? 5e-13 : 2e-14) + 8 * Double.ulpOfOne * pow(z.length, 1 / alpha) / alpha
+            if error / bound > worst.ratio { worst = (error / bound, error, row) }
         }
-        #expect(evaluated > 1000, "\(evaluated) of \(rows.count) rows evaluated")
-        #expect(worst < 5e-13, "worst relative error \(worst) at \(worstRow)")
+        #expect(worst.ratio <= 1, "error \(worst.error) = \(worst.ratio) × the bound at \(worst.row)")
+        // NaN (no estimate within 1e-12) only away from the origin, and never on the negative real axis for
+        // α < 1 (the models' range); see docs/fractional.md for where they are.
+        for row in missing {
+            let z = Complex(row[3], row[4])
+            #expect(z.length >= 2, "NaN at \(row)")
+            #expect(!(row[0] < 1 && z.imaginary == 0 && z.real < 0), "NaN at \(row)")
+        }
+        #expect(missing.count <= 70, "\(missing.count) of \(rows.count) not evaluated")
     }
 
     @Test func exactIdentities() {
         func error(_ value: Complex<Double>, _ exact: Complex<Double>) -> Double { (value - exact).length / max(exact.length, 1e-3) }
-        // Left half-plane and small |z|; the real ones are inside the domain for every α < 1,
-        // complex ones may be NaN (see MittagLeffler.evaluate(_:alpha:beta:gamma:)).
-        let arguments = [Complex(-40.0, 0), Complex(-3, 0.5), Complex(-0.2, 0), Complex(0.1, -0.1), Complex(-0.6, 0.5), Complex(-70, -20)]
+        // Both half-planes, the positive real axis, and large |z| in the oscillating directions: all
+        // inside the reach of evaluate(_:alpha:beta:gamma:) except, for α = 1, -70 - 20i (NaN there).
+        let arguments = [Complex(-40.0, 0), Complex(-3, 0.5), Complex(-0.2, 0), Complex(0.1, -0.1), Complex(-0.6, 0.5), Complex(-70, -20),
+                         Complex(5, 0), Complex(20, 0), Complex(12, 4), Complex(3, -20), Complex(-10, 25)]
         for z in arguments {
             for (alpha, beta) in [(0.5, 1.0), (0.633, 1.633), (0.9, 0.5), (1.0, 2.0)] {
                 let second = MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: 2)
-                if alpha < 1, z.imaginary == 0 { #expect(second.isFinite, "z=\(z) α=\(alpha) β=\(beta)") }
-                guard second.isFinite else { continue }
+                if alpha == 1, z == Complex(-70, -20) { continue }
+                #expect(second.isFinite, "z=\(z) α=\(alpha) β=\(beta)")
                 // γ = 2: E²_{α,β}(z) = (E_{α,β-α-1}(z) - (β-α-1) E_{α,β-α}(z)) / (α z), from Σ (k+1) z^k / Γ(αk+β).
                 let viaDerivative = (MittagLeffler.evaluate(z, alpha: alpha, beta: beta - alpha - 1)
                     - Complex(beta - alpha - 1, 0) * MittagLeffler.evaluate(z, alpha: alpha, beta: beta - alpha)) / (Complex(alpha, 0) * z)
@@ -184,22 +197,87 @@ import Testing
                 #expect(error(MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: 1 + 1e-9), two) < 1e-7, "z=\(z) α=\(alpha) β=\(beta)")
             }
             // E^γ_{1,γ}(z) = e^z / Γ(γ), since (γ)_k / Γ(k + γ) = 1/Γ(γ).
-            for gamma in [0.3, 1.7, 4.0] {
+            // Not reached: -70 - 20i, and -10 + 25i for γ = 0.3 (estimate 5e-11 there, though 7e-13 is measured).
+            for gamma in [0.3, 1.7, 4.0] where z != Complex(-70, -20) && !(z == Complex(-10, 25) && gamma == 0.3) {
                 let value = MittagLeffler.evaluate(z, alpha: 1, beta: gamma, gamma: gamma)
-                guard value.isFinite else { continue }
                 let exact = Complex.exp(z) / Complex(tgamma(gamma), 0)
-                #expect(error(value, exact) < 1e-13, "z=\(z) γ=\(gamma)")
+                // e^z alone carries |z|·ε relative rounding.
+                #expect(error(value, exact) < 2e-14 * (1 + z.length), "z=\(z) γ=\(gamma)")
             }
         }
         // At 0: 1/Γ(β).
         #expect(abs(MittagLeffler.evaluate(0.0, alpha: 0.7, beta: 2.5, gamma: 0.4) - 1 / tgamma(2.5)) < 1e-16)
     }
 
+    /// Kummer's transformation: `E^γ_{1,β}(z) = ₁F₁(γ; β; z)/Γ(β) = e^z E^{β-γ}_{1,β}(-z)`, which maps the
+    /// positive half-plane (series, shifted contour) onto the negative one (contour left of the origin).
+    @Test func kummerTransformation() {
+        // (Real arguments are left out: for α = 1 on the negative axis evaluate(_:alpha:beta:gamma:) uses this identity.)
+        for z in [Complex(10.0, 10), Complex(25, -5), Complex(2, 9), Complex(-6, 28), Complex(30, 1)] {
+            for (beta, gamma) in [(2.0, 0.5), (3.5, 1.7), (4.0, 3.0), (2.5, 1.5)] {
+                let value = MittagLeffler.evaluate(z, alpha: 1, beta: beta, gamma: gamma)
+                let mirrored = Complex.exp(z) * MittagLeffler.evaluate(-z, alpha: 1, beta: beta, gamma: beta - gamma)
+                // e^z alone carries |z|·ε relative rounding.
+                let bound = 2e-14 * (1 + z.length)
+                #expect((value - mirrored).length <= bound * max(value.length, 1e-3), "z=\(z) β=\(beta) γ=\(gamma): \(value) vs \(mirrored)")
+            }
+        }
+    }
+
+    /// `αγ E^{γ+1}_{α,β}(z) = E^γ_{α,β-1}(z) + (1 - β + αγ) E^γ_{α,β}(z)` (adjacent γ and β), from the series
+    /// term by term; it links values that different methods compute.
+    @Test func recurrenceInGammaAndBeta() {
+        for (alpha, beta, gamma) in [(0.633, 1.2, 0.7), (0.5, 1.5, 1.7), (0.9, 1.0, 0.5), (0.8, 0.3, 2.2)] {
+            for z in [Complex(3.0, 0), Complex(20, 0), Complex(8, 3), Complex(-10, 15), Complex(2, -25), Complex(-50, 0), Complex(-4, -1)] {
+                let upper = Complex(alpha * gamma, 0) * MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: gamma + 1)
+                let lowerBeta = MittagLeffler.evaluate(z, alpha: alpha, beta: beta - 1, gamma: gamma)
+                let same = Complex(1 - beta + alpha * gamma, 0) * MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: gamma)
+                #expect(upper.isFinite && lowerBeta.isFinite && same.isFinite, "α=\(alpha) β=\(beta) γ=\(gamma) z=\(z)")
+                // Relative to the sizes of the three terms, each accurate to its own tolerance.
+                let scale = upper.length + lowerBeta.length + same.length
+                #expect((upper - lowerBeta - same).length <= 1e-13 * scale, "α=\(alpha) β=\(beta) γ=\(gamma) z=\(z)")
+            }
+        }
+    }
+
+    /// The same recurrence at 400 scattered parameters and arguments (|z| from 0.1 to 200, every
+    /// direction): wherever all three values are numbers they must agree to their tolerance,
+    /// so that no method returns a wrong number anywhere, not only on the fixture grid.
+    @Test func recurrenceHoldsWhereverValuesAreReturned() {
+        var checked = 0
+        for k in 0..<400 {
+            // Low-discrepancy samples (fractional parts of multiples of irrational numbers).
+            func sample(_ step: Double) -> Double { (Double(k) * step).truncatingRemainder(dividingBy: 1) }
+            let alpha = 0.3 + 0.7 * sample(0.618_033_988_749_895), beta = 0.2 + 2 * sample(0.414_213_562_373_095)
+            let gamma = 0.3 + 2.5 * sample(0.732_050_807_568_877)
+            let z = Complex(length: pow(10, -1 + 2.3 * sample(0.236_067_977_499_790)), phase: .pi * (2 * sample(0.645_751_311_064_591) - 1))
+            let upper = Complex(alpha * gamma, 0) * MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: gamma + 1)
+            let lowerBeta = MittagLeffler.evaluate(z, alpha: alpha, beta: beta - 1, gamma: gamma)
+            let same = Complex(1 - beta + alpha * gamma, 0) * MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: gamma)
+            guard upper.isFinite, lowerBeta.isFinite, same.isFinite else { continue }
+            checked += 1
+            // Each value within its 1e-12 tolerance (relative to max(|E|, 1e-3)), with a margin for the estimate.
+            let scale = max(upper.length, 1e-3) + max(lowerBeta.length, 1e-3) + max(same.length, 1e-3)
+            #expect((upper - lowerBeta - same).length <= 3e-12 * scale, "α=\(alpha) β=\(beta) γ=\(gamma) z=\(z)")
+        }
+        // 371 of 400 measured; the rest have a NaN among the three.
+        #expect(checked >= 350, "\(checked) of 400 with all three values")
+    }
+
+    /// As α → 0, `E^γ_{α,β}(z) → Σ (γ)_k z^k / (k! Γ(β)) = (1 - z)^(-γ) / Γ(β)` for |z| < 1; the
+    /// difference is O(α) (from Γ(αk + β) ≈ Γ(β)(1 + αkψ(β))), 1e-8 relative here.
+    @Test func vanishingAlphaGivesBinomialSeries() {
+        for z in [Complex(0.5, 0), Complex(-0.8, 0.3)] {
+            let value = MittagLeffler.evaluate(z, alpha: 1e-9, beta: 1.5, gamma: 1.7)
+            let limit = Complex.pow(Complex(1, 0) - z, Complex(-1.7, 0)) / Complex(tgamma(1.5), 0)
+            #expect((value - limit).length <= 1e-7 * limit.length, "z=\(z): \(value) vs \(limit)")
+        }
+    }
+
     @Test func outsideTheDomainGivesNaN() {
         #expect(MittagLeffler.evaluate(1.0, alpha: 1.5, beta: 1, gamma: 2).isNaN)
         #expect(MittagLeffler.evaluate(1.0, alpha: 0.5, beta: 1, gamma: -1).isNaN)
-        // Beyond the quadrature's range on the positive axis: NaN, not a wrong number.
-        #expect(MittagLeffler.evaluate(5.0, alpha: 0.5, beta: 1, gamma: 2).isNaN)
-        #expect(MittagLeffler.evaluate(Complex(-70.0, 70), alpha: 1, beta: 1, gamma: 1.7).real.isNaN)
+        #expect(MittagLeffler.evaluate(1.0, alpha: 0.5, beta: .nan, gamma: 2).isNaN)
+        #expect(MittagLeffler.evaluate(Complex(.infinity, 0), alpha: 0.5, beta: 1, gamma: 2).real.isNaN)
     }
 }
