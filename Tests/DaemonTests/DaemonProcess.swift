@@ -157,6 +157,31 @@ extension DaemonProcess {
         "[store]\npath = \"bench.db\"\nbatch_interval_s = \(batchIntervalS)\n\n[status]\nsocket = \"bench.sock\"\n\n"
     }
 
+    /// A configuration whose only instrument is the reference galvanostat (driver file under `drivers`)
+    /// on the pseudo-terminal `serial`, wired to channel `G01`; `channelExtra` adds lines to the channel.
+    static func galvanostatConfiguration(drivers: String, serial: String, channelExtra: String = "") -> String {
+        storeAndSocket() + """
+            [[instruments]]
+            name = "dc"
+            kind = "galvanostat"
+            driver = "\(drivers)/reference-dc.toml"
+            serial = "\(serial)"
+            record_interval_s = 0.2
+            watchdog_s = 2
+            [instruments.protection]
+            voltage_high_v = 4.25
+            voltage_low_v = 2.7
+            current_a = 3
+            temperature_c = 55
+            [[channels]]
+            name = "G01"
+            instrument = "dc"
+            index = 0
+            capacity_ah = 3.0
+            \(channelExtra)
+            """
+    }
+
     /// The start of a configuration whose only instrument is a `simulated-cohort` named `cohort`, store and
     /// socket beside the file; `faults` maps channel names to fault names. Rules and channels follow.
     static func cohortConfiguration(timeScale: Double, sampleInterval: Double = 10, onsetHours: Double = 0,

@@ -28,29 +28,7 @@ import Storage
             try await Task.sleep(for: .milliseconds(50))
         }
 
-        let daemon = try DaemonProcess(configText: """
-            [store]
-            path = "bench.db"
-            [status]
-            socket = "bench.sock"
-            [[instruments]]
-            name = "dc"
-            kind = "galvanostat"
-            driver = "\(drivers)/reference-dc.toml"
-            serial = "sim/dc"
-            record_interval_s = 0.2
-            watchdog_s = 2
-            [instruments.protection]
-            voltage_high_v = 4.25
-            voltage_low_v = 2.7
-            current_a = 3
-            temperature_c = 55
-            [[channels]]
-            name = "G01"
-            instrument = "dc"
-            index = 0
-            capacity_ah = 3.0
-            """, folder: folder)
+        let daemon = try DaemonProcess(configText: DaemonProcess.galvanostatConfiguration(drivers: drivers, serial: "sim/dc"), folder: folder)
         try await daemon.start()
         try await Task.sleep(for: .seconds(3))
         daemon.signal(SIGTERM)

@@ -335,30 +335,7 @@ let scheduleSafety = """
         try simulator.run()
         defer { simulator.terminate(); simulator.waitUntilExit() }
         for _ in 0..<100 where !FileManager.default.fileExists(atPath: folder + "/dc") { try await Task.sleep(for: .milliseconds(50)) }
-        let daemon = try DaemonProcess(configText: """
-            [store]
-            path = "bench.db"
-            [status]
-            socket = "bench.sock"
-            [[instruments]]
-            name = "dc"
-            kind = "galvanostat"
-            driver = "\(drivers)/reference-dc.toml"
-            serial = "dc"
-            record_interval_s = 0.2
-            watchdog_s = 2
-            [instruments.protection]
-            voltage_high_v = 4.25
-            voltage_low_v = 2.7
-            current_a = 3
-            temperature_c = 55
-            [[channels]]
-            name = "G01"
-            instrument = "dc"
-            index = 0
-            capacity_ah = 3.0
-            schedule = "schedule.toml"
-            """, folder: folder)
+        let daemon = try DaemonProcess(configText: DaemonProcess.galvanostatConfiguration(drivers: drivers, serial: "dc", channelExtra: #"schedule = "schedule.toml""#), folder: folder)
         try await daemon.start()
         let finished = try? await daemon.waitForSchedule(of: "G01") { $0.state == "finished" }
         #expect(finished?.state == "finished", "\(daemon.log)")
