@@ -12,8 +12,9 @@ struct EvalInverseVerb: ParsableCommand {
         spread of Re Z and Im Z) is at most its limit: the larger of the model's threshold (0.1) and \
         1.5 times the ρ that 2 % noise alone would leave. Fits minimise ρ (weighting spread). For \
         generated spectra ρ at the true parameters is also reported. Generated spectra are fitted \
-        with the circuit variant that made them (its switches), and the shares are also reported per \
-        variant; spectra from --data with --variant (default: the full circuit). See docs/inverse-model.md.
+        with the circuit variant that made them (their true switches) unless --variant is given, and the \
+        shares are also reported per true variant; spectra from --data with --variant (default: the \
+        full circuit). See docs/inverse-model.md.
         """
     )
 
@@ -21,7 +22,7 @@ struct EvalInverseVerb: ParsableCommand {
     @Option(help: "Also evaluate N generated spectra (seed --seed, noise 0.5–2 %).") var synthetic: Int = 0
     @Option(help: "Seed of the generated spectra (training uses other streams by default).") var seed: UInt64 = 1_000_003
     @Option(help: "Inverse-model file (default: the shipped model).") var model: String?
-    @Option(help: "li-ion circuit variant for the spectra of --data: switches such as inductor,no-loop,arcs=2,warburg, or auto.")
+    @Option(help: "li-ion circuit variant to fit (switches such as inductor,no-loop,arcs=2,warburg, or auto); default: the full circuit for --data, the true switches for generated spectra.")
     var variant: String?
     @Flag(help: "Also fit every spectrum by Levenberg–Marquardt from the automatic guess, for comparison.") var compareLm = false
     @Flag(help: "Only run the network (throughput); no polish.") var networkOnly = false
@@ -39,8 +40,10 @@ struct EvalInverseVerb: ParsableCommand {
         var spectrum: Spectrum
         /// ρ at the generating parameters (generated spectra only).
         var truth: Double?
-        /// How the spectrum is fitted: its true variant for generated spectra.
+        /// How the spectrum is fitted (after the network ran: the variant it used).
         var choice: VariantChoice
+        /// The variant that generated the spectrum (generated spectra only).
+        var trueVariant: CircuitVariant? = nil
         var limit = 0.0
         var network = Double.infinity, polished = Double.infinity, lm = Double.infinity
         var networkSeconds = 0.0, polishSeconds = 0.0, lmSeconds = 0.0
@@ -56,12 +59,12 @@ struct EvalInverseVerb: ParsableCommand {
             guard let shipped = InverseModel.shipped else { throw ValidationError("the shipped inverse model is damaged; give --model") }
             inverse = shipped
         }
-        var dataChoice = VariantChoice.fixed(.full)
+        var given: VariantChoice?
         if let variant {
-            do { dataChoice = try VariantChoice(parsing: variant) } catch { throw ValidationError("--variant: \(error)") }
+            do { given = try VariantChoice(parsing: variant) } catch { throw ValidationError("--variant: \(error)") }
         }
         var rows: [Row] = try data.map {
-            try InverseFiles.spectra(in: $0).map { Row(name: $0.name, spectrum: $0.spectrum, choice: dataChoice) }
+            try InverseFiles.spectra(in: $0).map { Row(name: $0.name, spectrum: $0.spectrum, choice: given ?? .fixed(.full)) }
         } ?? []
         var generator = SyntheticSpectra(seed: seed, noise: 0.005...0.02)
         for k in 0..<synthetic {
@@ -69,7 +72,7 @@ struct EvalInverseVerb: ParsableCommand {
             rows.append(Row(name: "synthetic-\(k + 1)", spectrum: spectrum,
                             truth: RescaledResidual(spectrum: spectrum, circuit: InverseModel.circuit,
                                                     parameters: LiIonFamily.circuitParameters(theta, variant: variant)).value,
-                            choice: .fixed(variant)))
+                            choice: given ?? .fixed(variant), trueVariant: variant))
         }
         // Values for the removed elements of a variant fitted by LM from the automatic guess.
         let placeholders = LiIonFamily.circuitParameters(inverse.priorMean)
@@ -159,12 +162,12 @@ struct EvalInverseVerb: ParsableCommand {
                      median, seconds.isEmpty ? .nan : 1000 * total / Double(seconds.count)))
     }
 
-    /// Shares properly fitted per circuit variant (generated spectra, fitted with their true switches).
+    /// Shares properly fitted per true circuit variant (generated spectra).
     private func reportVariants(_ rows: [Row]) {
-        print("    per variant (generated spectra, true switches): count, properly fitted by network alone"
-              + (networkOnly ? "" : " / inverse+lm"))
+        print("    per true variant (generated spectra, fitted with \(variant ?? "their true switches")): count, "
+              + "properly fitted by network alone" + (networkOnly ? "" : " / inverse+lm"))
         for variant in CircuitVariant.all {
-            let members = rows.filter { $0.choice == .fixed(variant) }
+            let members = rows.filter { $0.trueVariant == variant }
             guard !members.isEmpty else { continue }
             let share = { (values: [Double]) in
                 String(format: "%5.1f %%", 100 * Double(zip(values, members).filter { $0 <= $1.limit }.count) / Double(members.count))
