@@ -186,7 +186,7 @@ struct EvalInverseVerb: ParsableCommand {
         let above = rows.filter { ratio($0) > 1 && $0.polished.isFinite }.sorted { ratio($0) < ratio($1) }.prefix(2)
         for row in below + above {
             guard let fit = row.polishedFit else { continue }
-            let title = "\(row.name): ρ = \(String(format: "%.3f", row.polished)), limit \(String(format: "%.3f", row.limit))"
+            let title = "\(row.name) (\(row.choice)): ρ = \(String(format: "%.3f", row.polished)), limit \(String(format: "%.3f", row.limit))"
             let svg = ImpedancePlot.svg(title: title, spectrum: row.spectrum, circuit: InverseModel.circuit, fit: fit)
             let path = (directory as NSString).appendingPathComponent(row.name.replacingOccurrences(of: ".", with: "_") + ".svg")
             try svg.write(toFile: path, atomically: true, encoding: .utf8)
