@@ -10,7 +10,8 @@ import Numerics
 ///
 /// Unconstrained vector θ, in the order of the circuit's parameters:
 /// `[r0, q_CPE1, ϕ_CPE1, q_La1, ϕ_La1, r_1, w_c1, ϕ_1, r_2, w_c2, ϕ_2, r_3, w_c3, ϕ_3, r_4, w_c4, ϕ_4]`;
-/// ZARC 1 is the inductive loop, ZARCs 2–4 the electrochemical arcs.
+/// ZARC 1 is the inductive loop, ZARCs 2–4 the electrochemical arcs. A `CircuitVariant` removes
+/// ZARCs and pins the La1 and CPE1 exponents; θ keeps all 17 entries.
 public enum LiIonFamily {
     public static let circuitName = "li-ion"
     public static let parameterCount = 17
