@@ -32,7 +32,9 @@ fi
 
 echo "== side by side: impedance.py $("$python" -c 'import impedance; print(impedance.__version__)'), $side_count generated + held-out real spectra"
 for set in generated real; do
+    # The full circuit for every spectrum, the same 17 parameters impedance.py fits.
     if [ "$set" = generated ]; then input=(--synthetic "$side_count"); else input=(--data "$heldout"); fi
+    input+=(--variant cpe-inductance,loop,arcs=3,cpe-diffusion)
     load "$set, before cellbench"
     "$cellbench" eval-inverse "${input[@]}" --compare-lm --export "$work/$set" > "$work/$set-cellbench-before.txt"
     load "$set, before impedance.py"

@@ -200,7 +200,7 @@ public enum BenchDaemon {
                              logger: Logger, onAnalysed: @escaping @Sendable (AnalyzedSweep) -> Void) throws -> @Sendable () async -> Void {
         var analyzers: [ChannelID: SweepAnalyzer] = [:]
         for (configured, info) in zip(config.channels, channels) {
-            analyzers[info.id] = try SweepAnalyzer(circuit: configured.circuit)
+            analyzers[info.id] = try SweepAnalyzer(circuit: configured.circuit, variant: configured.inverseVariant)
         }
         let pipeline = SweepAnalysisPipeline(analyzers: analyzers)
         let names = Dictionary(uniqueKeysWithValues: channels.map { ($0.id, $0.name) })

@@ -38,6 +38,8 @@ public struct BenchConfiguration: Sendable {
         public var table: ConfigTable
         /// Equivalent circuit every completed sweep of this channel is fitted to.
         public var circuit: String
+        /// Variant of the `li-ion` circuit the inverse model and its polish fit.
+        public var inverseVariant: VariantChoice
         /// Cell model file (TOML) for the online SOC observer, resolved against the configuration's folder.
         public var cellFile: String?
         /// Observer run on the cell model.
@@ -103,9 +105,10 @@ public struct BenchConfiguration: Sendable {
         logLevel = try daemonTable?.choice("log_level", Dictionary(uniqueKeysWithValues: Self.logLevels.map { ($0, $0) }), default: "info") ?? "info"
 
         let analysisTable = try root.optionalTable("analysis")
-        try analysisTable?.rejectUnknownKeys(["circuit", "estimate_interval_s"])
+        try analysisTable?.rejectUnknownKeys(["circuit", "inverse_variant", "estimate_interval_s"])
         estimateInterval = try analysisTable?.double("estimate_interval_s", in: 0.01...3600, default: 1) ?? 1
         let benchCircuit = try analysisTable.map { t throws(ConfigError) in try Self.circuit(t, "circuit") } ?? nil
+        let benchVariant = try analysisTable.map { t throws(ConfigError) in try Self.inverseVariant(t, circuit: benchCircuit) } ?? nil
 
         var instrumentNames = Set<String>()
         instruments = []
@@ -123,8 +126,8 @@ public struct BenchConfiguration: Sendable {
         var positions = Set<String>()
         channels = []
         for (index, table) in try root.tables("channels").enumerated() {
-            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "cell", "observer", "schedule", "analyzer", "adopt_sweep_fits",
-                                        "ocv_sigma_v", "resistance_sigma_ohm"])
+            try table.rejectUnknownKeys(["name", "instrument", "index", "capacity_ah", "circuit", "inverse_variant", "cell", "observer", "schedule", "analyzer",
+                                        "adopt_sweep_fits", "ocv_sigma_v", "resistance_sigma_ohm"])
             let name = try table.string("name")
             guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
                 throw table.error("name", "channel names use letters, digits, '-', '_' and '.' only")
@@ -139,10 +142,12 @@ public struct BenchConfiguration: Sendable {
                 throw table.error("index", "channel \(position) of '\(instrument)' is already assigned")
             }
             let capacity = try table.double("capacity_ah", in: 0...100_000, default: 0)
+            let circuit = try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit
             channels.append(Channel(
                 info: ChannelInfo(id: ChannelID(index), name: name, instrument: instrument, instrumentChannel: position, ratedCapacityAh: capacity),
                 table: table,
-                circuit: try Self.circuit(table, "circuit") ?? benchCircuit ?? Self.defaultCircuit,
+                circuit: circuit,
+                inverseVariant: try Self.inverseVariant(table, circuit: circuit) ?? benchVariant ?? .fixed(.full),
                 cellFile: try table.optionalString("cell").map(table.resolvePath),
                 observer: try table.choice("observer", Dictionary(uniqueKeysWithValues: SOCObserver.Method.allCases.map { ($0.rawValue, $0) }),
                                            default: .foekf),
@@ -170,6 +175,20 @@ public struct BenchConfiguration: Sendable {
             throw table.error(key, "invalid \(error)")
         }
         return text
+    }
+
+    /// The `inverse_variant` key (`auto` or switches such as `inductor,no-loop,arcs=2,warburg`);
+    /// it applies to the `li-ion` circuit only.
+    static func inverseVariant(_ table: ConfigTable, circuit: String?) throws(ConfigError) -> VariantChoice? {
+        guard let text = try table.optionalString("inverse_variant") else { return nil }
+        guard let circuit, (try? Circuit(circuit))?.description == InverseModel.circuit.description else {
+            throw table.error("inverse_variant", "applies to circuit = \"\(LiIonFamily.circuitName)\" only")
+        }
+        do {
+            return try VariantChoice(parsing: text)
+        } catch {
+            throw table.error("inverse_variant", "\(error)")
+        }
     }
 
     /// Instrument kinds whose channels can run schedules.

@@ -26,14 +26,18 @@ public struct SweepAnalyzer: Sendable {
     /// How the circuit is fitted; `inverse` methods need the `li-ion` circuit and `inverseModel`.
     public var method: FitMethod
     public var inverseModel: InverseModel?
+    /// The `li-ion` circuit variant the inverse methods fit (default: the full circuit).
+    public var variant: VariantChoice
 
     /// `method` defaults to `inverse+lm` with the shipped model for the `li-ion` circuit, `lm` otherwise;
     /// `fitOptions` to the default options with `defaultWeighting`.
     public init(circuit: String, fitOptions: FitOptions? = nil, kkOptions: LinKKOptions = LinKKOptions(),
-                method: FitMethod? = nil, inverseModel: InverseModel? = nil) throws(CircuitParseError) {
+                method: FitMethod? = nil, inverseModel: InverseModel? = nil,
+                variant: VariantChoice = .fixed(.full)) throws(CircuitParseError) {
         self.circuit = try Circuit(circuit)
         self.fitOptions = fitOptions ?? FitOptions(weighting: Self.defaultWeighting(for: self.circuit))
         self.kkOptions = kkOptions
+        self.variant = variant
         let family = self.circuit.description == InverseModel.circuit.description
         self.inverseModel = inverseModel ?? (family ? InverseModel.shipped : nil)
         self.method = method ?? (family && self.inverseModel != nil ? .inverseThenLM : .lm)
@@ -56,7 +60,7 @@ public struct SweepAnalyzer: Sendable {
                 guard let inverseModel, circuit.description == InverseModel.circuit.description else {
                     throw FitFailure(reason: "method \(method.rawValue) needs the \(LiIonFamily.circuitName) circuit and an inverse model")
                 }
-                let inverse = try inverseModel.fit(spectrum, method: method, options: fitOptions)
+                let inverse = try inverseModel.fit(spectrum, method: method, variant: variant, options: fitOptions)
                 analysis.inverse = inverse
                 analysis.fit = inverse.fit
             }

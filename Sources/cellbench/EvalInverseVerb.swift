@@ -11,7 +11,10 @@ struct EvalInverseVerb: ParsableCommand {
         A spectrum is properly fitted when its rescaled residual ρ (RMS misfit over the spectrum's own \
         spread of Re Z and Im Z) is at most its limit: the larger of the model's threshold (0.1) and \
         1.5 times the ρ that 2 % noise alone would leave. Fits minimise ρ (weighting spread). For \
-        generated spectra ρ at the true parameters is also reported. See docs/inverse-model.md.
+        generated spectra ρ at the true parameters is also reported. Generated spectra are fitted \
+        with the circuit variant that made them (their true switches) unless --variant is given, and the \
+        shares are also reported per true variant; spectra from --data with --variant (default: the \
+        full circuit). See docs/inverse-model.md.
         """
     )
 
@@ -19,6 +22,8 @@ struct EvalInverseVerb: ParsableCommand {
     @Option(help: "Also evaluate N generated spectra (seed --seed, noise 0.5–2 %).") var synthetic: Int = 0
     @Option(help: "Seed of the generated spectra (training uses other streams by default).") var seed: UInt64 = 1_000_003
     @Option(help: "Inverse-model file (default: the shipped model).") var model: String?
+    @Option(help: "li-ion circuit variant to fit (switches such as inductor,no-loop,arcs=2,warburg, or auto); default: the full circuit for --data, the true switches for generated spectra.")
+    var variant: String?
     @Flag(help: "Also fit every spectrum by Levenberg–Marquardt from the automatic guess, for comparison.") var compareLm = false
     @Flag(help: "Only run the network (throughput); no polish.") var networkOnly = false
     @Option(help: "Write SVG plots of the spectra nearest the threshold into this directory.") var plots: String?
@@ -35,6 +40,10 @@ struct EvalInverseVerb: ParsableCommand {
         var spectrum: Spectrum
         /// ρ at the generating parameters (generated spectra only).
         var truth: Double?
+        /// How the spectrum is fitted (after the network ran: the variant it used).
+        var choice: VariantChoice
+        /// The variant that generated the spectrum (generated spectra only).
+        var trueVariant: CircuitVariant? = nil
         var limit = 0.0
         var network = Double.infinity, polished = Double.infinity, lm = Double.infinity
         var networkSeconds = 0.0, polishSeconds = 0.0, lmSeconds = 0.0
@@ -50,14 +59,23 @@ struct EvalInverseVerb: ParsableCommand {
             guard let shipped = InverseModel.shipped else { throw ValidationError("the shipped inverse model is damaged; give --model") }
             inverse = shipped
         }
-        var rows: [Row] = try data.map { try InverseFiles.spectra(in: $0).map { Row(name: $0.name, spectrum: $0.spectrum) } } ?? []
+        var given: VariantChoice?
+        if let variant {
+            do { given = try VariantChoice(parsing: variant) } catch { throw ValidationError("--variant: \(error)") }
+        }
+        var rows: [Row] = try data.map {
+            try InverseFiles.spectra(in: $0).map { Row(name: $0.name, spectrum: $0.spectrum, choice: given ?? .fixed(.full)) }
+        } ?? []
         var generator = SyntheticSpectra(seed: seed, noise: 0.005...0.02)
         for k in 0..<synthetic {
-            let (spectrum, theta) = generator.next()
+            let (spectrum, theta, variant) = generator.next()
             rows.append(Row(name: "synthetic-\(k + 1)", spectrum: spectrum,
                             truth: RescaledResidual(spectrum: spectrum, circuit: InverseModel.circuit,
-                                                    parameters: LiIonFamily.circuitParameters(theta)).value))
+                                                    parameters: LiIonFamily.circuitParameters(theta, variant: variant)).value,
+                            choice: given ?? .fixed(variant), trueVariant: variant))
         }
+        // Values for the removed elements of a variant fitted by LM from the automatic guess.
+        let placeholders = LiIonFamily.circuitParameters(inverse.priorMean)
         let options = FitOptions(weighting: .spread)
         let progress = ProgressLine(total: rows.count)
         var workspace = InverseNetwork.Workspace()
@@ -66,11 +84,14 @@ struct EvalInverseVerb: ParsableCommand {
             rows[i].limit = inverse.properFitLimit(for: spectrum)
             let clock = ContinuousClock()
             var start = clock.now
-            if let p = try? inverse.predict(spectrum, workspace: &workspace) { rows[i].network = p.reconstructionError }
+            if let p = try? inverse.predict(spectrum, choice: rows[i].choice, workspace: &workspace) {
+                rows[i].network = p.reconstructionError
+                rows[i].choice = .fixed(p.variant)
+            }
             rows[i].networkSeconds = (clock.now - start).seconds
             if networkOnly { continue }
             start = clock.now
-            if let f = try? inverse.fit(spectrum, method: .inverseThenLM, options: options) {
+            if let f = try? inverse.fit(spectrum, method: .inverseThenLM, variant: rows[i].choice, options: options) {
                 rows[i].polished = f.residual
                 rows[i].polishedFit = f.fit
                 rows[i].usedAutomaticGuess = f.usedAutomaticGuess
@@ -78,7 +99,9 @@ struct EvalInverseVerb: ParsableCommand {
             rows[i].polishSeconds = (clock.now - start).seconds
             if compareLm {
                 start = clock.now
-                if let f = try? InverseModel.circuit.fit(spectrum, options: options) {
+                var lmOptions = options
+                if case .fixed(let variant) = rows[i].choice { lmOptions.fixed = variant.fixedParameters(placeholders) }
+                if let f = try? InverseModel.circuit.fit(spectrum, options: lmOptions) {
                     rows[i].lm = RescaledResidual(spectrum: spectrum, circuit: InverseModel.circuit, parameters: f.parameters.map(\.value)).value
                 }
                 rows[i].lmSeconds = (clock.now - start).seconds
@@ -96,6 +119,8 @@ struct EvalInverseVerb: ParsableCommand {
             print("    ρ ≤ \(inverse.properFitThreshold) at the true parameters: \(truths.filter { $0 <= inverse.properFitThreshold }.count)/\(truths.count)")
         }
         report("network alone", rows.map(\.network), rows.map(\.networkSeconds), limits: limits)
+        // Per-variant shares last, also after a network-only run.
+        defer { if !truths.isEmpty { reportVariants(rows.filter { $0.truth != nil }) } }
         if networkOnly { return }
         report("inverse+lm", rows.map(\.polished), rows.map(\.polishSeconds), limits: limits)
         let rescued = rows.filter { $0.usedAutomaticGuess && $0.polished <= $0.limit }.count
@@ -137,6 +162,22 @@ struct EvalInverseVerb: ParsableCommand {
                      median, seconds.isEmpty ? .nan : 1000 * total / Double(seconds.count)))
     }
 
+    /// Shares properly fitted per true circuit variant (generated spectra).
+    private func reportVariants(_ rows: [Row]) {
+        print("    per true variant (generated spectra, fitted with \(variant ?? "their true switches")): count, "
+              + "properly fitted by network alone" + (networkOnly ? "" : " / inverse+lm"))
+        for variant in CircuitVariant.all {
+            let members = rows.filter { $0.trueVariant == variant }
+            guard !members.isEmpty else { continue }
+            let share = { (values: [Double]) in
+                String(format: "%5.1f %%", 100 * Double(zip(values, members).filter { $0 <= $1.limit }.count) / Double(members.count))
+            }
+            print("      " + variant.description.padding(toLength: 44, withPad: " ", startingAt: 0)
+                  + String(format: "%4d   ", members.count) + share(members.map(\.network))
+                  + (networkOnly ? "" : " / " + share(members.map(\.polished))))
+        }
+    }
+
     /// Plots of the polished fits nearest their limit, two on each side.
     private func writeExamples(_ rows: [Row], directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -145,7 +186,7 @@ struct EvalInverseVerb: ParsableCommand {
         let above = rows.filter { ratio($0) > 1 && $0.polished.isFinite }.sorted { ratio($0) < ratio($1) }.prefix(2)
         for row in below + above {
             guard let fit = row.polishedFit else { continue }
-            let title = "\(row.name): ρ = \(String(format: "%.3f", row.polished)), limit \(String(format: "%.3f", row.limit))"
+            let title = "\(row.name) (\(row.choice)): ρ = \(String(format: "%.3f", row.polished)), limit \(String(format: "%.3f", row.limit))"
             let svg = ImpedancePlot.svg(title: title, spectrum: row.spectrum, circuit: InverseModel.circuit, fit: fit)
             let path = (directory as NSString).appendingPathComponent(row.name.replacingOccurrences(of: ".", with: "_") + ".svg")
             try svg.write(toFile: path, atomically: true, encoding: .utf8)

@@ -25,6 +25,9 @@ struct FitVerb: ParsableCommand {
     @Option(help: "inverse, inverse+lm or lm (default: inverse+lm for the li-ion circuit, lm otherwise).")
     var method: FitMethod?
     @Option(help: "Inverse-model file (default: the model shipped with cellbench).") var model: String?
+    @Option(help: ArgumentHelp("li-ion circuit variant for the inverse methods: switches such as inductor,no-loop,arcs=2,warburg, or auto.",
+                               discussion: "Default cpe-inductance,loop,arcs=3,cpe-diffusion (the full circuit). See docs/inverse-model.md."))
+    var variant: String?
 
     func validate() throws {
         guard starts.map({ $0 >= 1 }) ?? true else { throw ValidationError("--starts must be at least 1") }
@@ -36,13 +39,18 @@ struct FitVerb: ParsableCommand {
         var options = FitOptions(weighting: weights ?? SweepAnalyzer.defaultWeighting(for: parsed), starts: starts)
         options.initialGuess = try ImpedanceFiles.assignments(initial, option: "initial")
         options.fixed = try ImpedanceFiles.assignments(fixed, option: "fixed")
+        var choice = VariantChoice.fixed(.full)
+        if let variant {
+            do { choice = try VariantChoice(parsing: variant) } catch { throw ValidationError("--variant: \(error)") }
+        }
         let analyzer: SweepAnalyzer
         do {
             analyzer = try SweepAnalyzer(circuit: circuit, fitOptions: options, method: method,
-                                         inverseModel: try model.map(InverseFiles.model))
+                                         inverseModel: try model.map(InverseFiles.model), variant: choice)
         } catch let error as CircuitParseError {
             throw ValidationError(error.description)
         }
+        if variant != nil, analyzer.method == .lm { throw ValidationError("--variant needs --method inverse or inverse+lm (and --circuit li-ion)") }
         if analyzer.method != .lm {
             guard analyzer.circuit.description == InverseModel.circuit.description else {
                 throw ValidationError("--method \(analyzer.method.rawValue) needs --circuit \(LiIonFamily.circuitName)")
@@ -99,6 +107,7 @@ struct FitVerb: ParsableCommand {
                       + error.padding(toLength: 11, withPad: " ", startingAt: 0) + "  " + p.unit)
             }
             if let inverse = analysis.inverse {
+                print("  variant \(inverse.network.variant)" + (variant?.lowercased() == "auto" ? " (chosen by auto)" : ""))
                 print("  method \(inverse.method.rawValue): network ρ \(ImpedanceFiles.number(inverse.network.reconstructionError)), "
                       + "fit ρ \(ImpedanceFiles.number(inverse.residual)), parameter shift \(ImpedanceFiles.number(inverse.parameterShift))"
                       + (inverse.abnormal ? "   warning: residual beyond the normal range" : ""))

@@ -29,11 +29,14 @@ struct TrainInverseVerb: ParsableCommand {
         var model = InverseModel(network: InverseNetwork(seed: seed))
         if let resume { model = try InverseFiles.model(resume) }
         var recipe = [
-            "command": "cellbench train-inverse" + (data.map { " --data \($0)" } ?? "") + " --out \((out as NSString).lastPathComponent) --steps \(steps) --batch \(batch) --learning-rate \(learningRate) --seed \(seed)",
+            "command": "cellbench train-inverse" + (data.map { " --data \($0)" } ?? "") + " --out \((out as NSString).lastPathComponent) --steps \(steps) --batch \(batch) --learning-rate \(learningRate) --seed \(seed)"
+                + (resume.map { " --resume \(($0 as NSString).lastPathComponent)" } ?? ""),
             "seed": "\(seed)",
             "real-spectra": real.map(\.name).joined(separator: ","),
-            "synthetic": "1-3 arcs, 0-2% proportional noise, random range 10^[-3,-0.5]..10^[2.5,4.5] Hz",
+            "synthetic": "24 switch variants drawn at random (1-3 arcs), 0-2% proportional noise, random range 10^[-3,-0.5]..10^[2.5,4.5] Hz; real spectra with the full variant",
         ]
+        // A resumed model keeps how its starting point was made.
+        if resume != nil, let earlier = model.recipe["command"] { recipe["resumed-from"] = earlier }
         var trainer = InverseTrainer(model: model, realSpectra: real.map(\.spectrum), seed: seed, batchSize: batch, learningRate: learningRate)
         let progress = ProgressLine(total: steps)
         var recent: [Double] = []

@@ -1,3 +1,4 @@
+import Electrochem
 import Testing
 import Instruments
 import TOMLConfig
@@ -78,6 +79,23 @@ import TOMLConfig
             #expect(e.key == key, "\(to)")
             #expect(e.line != nil, "\(to)")
         }
+    }
+
+    @Test func inverseVariantIsReadPerChannelAndCheckedWithItsLine() throws {
+        let liIon = Self.valid.replacingOccurrences(of: "[[instruments]]", with: "[analysis]\ncircuit = \"li-ion\"\ninverse_variant = \"auto\"\n\n[[instruments]]")
+            .replacingOccurrences(of: "index = 1", with: "index = 1\ninverse_variant = \"inductor, no-loop, arcs=2, warburg\"")
+        let config = try load(liIon)
+        #expect(config.channels[0].inverseVariant == .auto)
+        #expect(config.channels[1].inverseVariant == .fixed(CircuitVariant(inductor: true, loop: false, arcs: 2, warburg: true)))
+        #expect(try load(Self.valid).channels[0].inverseVariant == .fixed(.full))
+        let typo = try #require(error(liIon.replacingOccurrences(of: "arcs=2", with: "arcs=5")))
+        #expect(typo.key == "channels[1].inverse_variant")
+        #expect(typo.line == 26)
+        #expect(typo.message.contains("unknown switch 'arcs=5'"))
+        // The switches belong to the li-ion circuit only.
+        let other = try #require(error(Self.valid.replacingOccurrences(of: "index = 1", with: "index = 1\ninverse_variant = \"auto\"")))
+        #expect(other.key == "channels[1].inverse_variant")
+        #expect(other.message.contains("li-ion"))
     }
 
     @Test func missingSectionsAndSyntaxErrors() throws {

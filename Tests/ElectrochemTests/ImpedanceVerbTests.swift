@@ -149,6 +149,30 @@ import Testing
         #expect(run.stdout.contains("Lin-KK: valid"))
     }
 
+    @Test("fit --variant: the li-ion polish fits the named variant with its parameters fixed; a bad switch is refused")
+    func fitVariant() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let variant = CircuitVariant(inductor: true, loop: false, arcs: 2, warburg: true)
+        var generator = SyntheticSpectra(seed: 17, noise: 0.005...0.005)
+        var spectrum = generator.next()
+        while spectrum.variant != variant { spectrum = generator.next() }
+        try Self.write(spectrum.spectrum, "cell.csv", in: directory)
+        let run = try await Self.cellbench(["fit", "cell.csv", "--circuit", "li-ion", "--variant", "inductor,no-loop,arcs=2,warburg", "--json"],
+                                           in: directory)
+        #expect(run.status == 0, "\(run.stderr)")
+        let output = try JSONDecoder().decode([FitOutput].self, from: Data(run.stdout.utf8))
+        let inverse = try #require(output.first?.analysis?.inverse)
+        #expect(inverse.network.variant == variant)
+        let fixed = inverse.fit.parameters.filter(\.fixed).map(\.name).sorted()
+        #expect(fixed == ["CPE1_1", "La1_1", "Zarc1_0", "Zarc1_1", "Zarc1_2", "Zarc4_0", "Zarc4_1", "Zarc4_2"])
+        let table = try await Self.cellbench(["fit", "cell.csv", "--circuit", "li-ion", "--variant", "auto"], in: directory)
+        #expect(table.stdout.contains("(chosen by auto)"), "\(table.stdout)")
+        let bad = try await Self.cellbench(["fit", "cell.csv", "--circuit", "li-ion", "--variant", "arcs=4"], in: directory)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("--variant: unknown switch 'arcs=4'"), "\(bad.stderr)")
+    }
+
     struct KKOutput: Decodable {
         var file: String
         var error: String?

@@ -32,14 +32,20 @@ public struct InverseFit: Sendable, Codable, Hashable {
 }
 
 extension InverseModel {
-    /// The network's prediction, then (for `inverse+lm`) a Levenberg–Marquardt polish from it with
-    /// `options` (weighting, bounds, iterations; starting values come from the network). With
-    /// `spread` weighting the polish minimises ρ itself, so it can only lower the network's ρ.
-    /// Pure and CPU-bound: call it per sweep from a worker thread.
-    public func fit(_ spectrum: Spectrum, method: FitMethod = .inverseThenLM,
-                    options: FitOptions = FitOptions()) throws(FitFailure) -> InverseFit {
+    /// The network's prediction for the circuit variant (given, or chosen by `auto`), then (for
+    /// `inverse+lm`) a Levenberg–Marquardt polish of exactly that variant from it with `options`
+    /// (weighting, bounds, iterations; starting values come from the network; the variant's pinned
+    /// exponents and removed elements are `fixed` parameters of the `li-ion` circuit, so the fit
+    /// reports them as fixed). With `spread` weighting the polish minimises ρ itself, so it can only
+    /// lower the network's ρ. Pure and CPU-bound: call it per sweep from a worker thread.
+    public func fit(_ spectrum: Spectrum, method: FitMethod = .inverseThenLM, variant choice: VariantChoice = .fixed(.full),
+                    options userOptions: FitOptions = FitOptions()) throws(FitFailure) -> InverseFit {
         let circuit = Self.circuit
-        let prediction = try predict(spectrum)
+        var workspace = InverseNetwork.Workspace()
+        let prediction = try predict(spectrum, choice: choice, workspace: &workspace)
+        var options = userOptions
+        options.fixed.merge(prediction.variant.fixedParameters(prediction.parameters)) { given, _ in given }
+        let fixed = Set(circuit.parameterNames.indices.filter { options.fixed[circuit.parameterNames[$0]] != nil })
         var start = Self.insideBounds(prediction.parameters, circuit: circuit)
         var polishOptions = options
         polishOptions.starts = 1
@@ -50,14 +56,14 @@ extension InverseModel {
             result.warnings = ["network prediction, not polished"]
         }
         // The fit reports arcs in canonical order; compare like with like.
-        let order = circuit.canonicalPermutation(parameters: start, frequencies: spectrum.frequencies, locked: [])
+        let order = circuit.canonicalPermutation(parameters: start, frequencies: spectrum.frequencies, locked: fixed)
         start = order.map { start[$0] }
         var shift = 0.0
-        for (i, parameter) in result.parameters.enumerated() {
+        for (i, parameter) in result.parameters.enumerated() where !fixed.contains(i) {
             let d = circuit.parameterUnits[i].isEmpty ? parameter.value - start[i] : Double.log(parameter.value / start[i])
             shift += d * d
         }
-        shift = method == .inverse ? 0 : (shift / Double(result.parameters.count)).squareRoot()
+        shift = method == .inverse ? 0 : (shift / Double(max(circuit.parameterCount - fixed.count, 1))).squareRoot()
         var residual = RescaledResidual(spectrum: spectrum, circuit: circuit, parameters: result.parameters.map(\.value)).value
         let limit = properFitLimit(for: spectrum)
         var usedAutomaticGuess = false

@@ -4,7 +4,7 @@ import Numerics
 /// `li-ion` circuit, with no initial guess. Immutable and `Sendable`; `predict` is pure and may run
 /// on any thread (about 0.2 ms per sweep on one core, CPU-bound).
 public struct InverseModel: Sendable, Hashable {
-    public static let formatVersion = 1
+    public static let formatVersion = 2
     public var network: InverseNetwork
     /// Prior mean of θ in normalised coordinates; the network predicts deviations from it.
     public var priorMean: [Double]
@@ -64,49 +64,77 @@ public struct InverseModel: Sendable, Hashable {
         3, 4, 1.5,
     ]
 
-    /// Network input for a spectrum: points sorted by frequency, `[w̃, Re Z̃, Im Z̃, 1]` each.
-    static func input(_ spectrum: Spectrum, normalisation n: SpectrumNormalisation) -> [Double] {
+    /// Network input for a spectrum: points sorted by frequency, `[w̃, Re Z̃, Im Z̃, 1, switches…]` each.
+    static func input(_ spectrum: Spectrum, normalisation n: SpectrumNormalisation, variant: CircuitVariant = .full) -> [Double] {
         let order = spectrum.frequencies.indices.sorted { spectrum.frequencies[$0] < spectrum.frequencies[$1] }
         let factor = Double.exp(n.scale)
+        let switches = variant.switches
         var input: [Double] = []
         input.reserveCapacity(order.count * InverseNetwork.inputs)
         for k in order {
             let z = spectrum.impedance[k]
             input += [Double.log(2 * .pi * spectrum.frequencies[k]) + n.shift, z.real * factor, z.imaginary * factor, 1]
+            input += switches
         }
         return input
     }
 
-    /// θ in normalised coordinates for a prepared input.
-    func normalisedTheta(_ input: [Double], points: Int, workspace: inout InverseNetwork.Workspace) -> [Double] {
+    /// θ in normalised coordinates for a prepared input, constrained by the variant.
+    func normalisedTheta(_ input: [Double], points: Int, variant: CircuitVariant = .full,
+                         workspace: inout InverseNetwork.Workspace) -> [Double] {
         input.withUnsafeBufferPointer { network.forward($0, points: points, workspace: &workspace) }
-        return zip(priorMean, workspace.lastOutput).map { $0 + $1 }
+        var theta = zip(priorMean, workspace.lastOutput).map { $0 + $1 }
+        variant.constrain(&theta)
+        return theta
     }
 
-    /// Parameters of the `li-ion` circuit predicted for a spectrum, with the reconstruction error.
-    public func predict(_ spectrum: Spectrum) throws(FitFailure) -> InversePrediction {
+    /// Parameters of the `li-ion` circuit predicted for a spectrum and a variant (removed elements
+    /// get `R = 0`, pinned exponents their fixed values), with the reconstruction error.
+    public func predict(_ spectrum: Spectrum, variant: CircuitVariant = .full) throws(FitFailure) -> InversePrediction {
         var workspace = InverseNetwork.Workspace()
-        return try predict(spectrum, workspace: &workspace)
+        return try predict(spectrum, variant: variant, workspace: &workspace)
     }
 
-    /// As `predict(_:)`, reusing activation buffers across calls (one workspace per thread).
-    public func predict(_ spectrum: Spectrum, workspace: inout InverseNetwork.Workspace) throws(FitFailure) -> InversePrediction {
+    /// As `predict(_:variant:)`, reusing activation buffers across calls (one workspace per thread).
+    public func predict(_ spectrum: Spectrum, variant: CircuitVariant = .full,
+                        workspace: inout InverseNetwork.Workspace) throws(FitFailure) -> InversePrediction {
         if let problem = spectrum.validated() { throw FitFailure(reason: problem) }
         guard spectrum.count >= 2 else { throw FitFailure(reason: "the spectrum needs at least 2 points; it has \(spectrum.count)") }
         let normalisation = SpectrumNormalisation(spectrum)
         guard normalisation.scale.isFinite, normalisation.shift.isFinite else {
             throw FitFailure(reason: "the spectrum's impedance is zero everywhere")
         }
-        var theta = normalisedTheta(Self.input(spectrum, normalisation: normalisation), points: spectrum.count, workspace: &workspace)
+        var theta = normalisedTheta(Self.input(spectrum, normalisation: normalisation, variant: variant),
+                                    points: spectrum.count, variant: variant, workspace: &workspace)
         LiIonFamily.denormalise(&theta, scale: normalisation.scale, shift: normalisation.shift)
-        let residual = RescaledResidual(spectrum: spectrum, theta: theta)
-        return InversePrediction(theta: theta, parameters: LiIonFamily.circuitParameters(theta),
+        let residual = RescaledResidual(spectrum: spectrum, theta: theta, variant: variant)
+        return InversePrediction(variant: variant, theta: theta, parameters: LiIonFamily.circuitParameters(theta, variant: variant),
                                  reconstructionError: residual.value)
+    }
+
+    /// The prediction for `choice`: the given variant, or for `auto` the network run on all 24
+    /// variants and the one with the fewest free parameters whose ρ is within the spectrum's
+    /// proper-fit limit (lowest ρ among those), else the lowest ρ of all.
+    public func predict(_ spectrum: Spectrum, choice: VariantChoice,
+                        workspace: inout InverseNetwork.Workspace) throws(FitFailure) -> InversePrediction {
+        if case .fixed(let variant) = choice { return try predict(spectrum, variant: variant, workspace: &workspace) }
+        var candidates: [InversePrediction] = []
+        for variant in CircuitVariant.all { candidates.append(try predict(spectrum, variant: variant, workspace: &workspace)) }
+        let limit = properFitLimit(for: spectrum)
+        let proper = candidates.filter { $0.reconstructionError <= limit }
+        let simplest = proper.map(\.variant.freeParameterCount).min()
+        let pool = simplest.map { count in proper.filter { $0.variant.freeParameterCount == count } } ?? candidates
+        guard let best = pool.min(by: { !($0.reconstructionError >= $1.reconstructionError) }) else {
+            preconditionFailure("24 variants give 24 candidates")
+        }
+        return best
     }
 }
 
 /// What the network says about one spectrum.
 public struct InversePrediction: Sendable, Hashable, Codable {
+    /// The circuit variant the network was asked for (or chose, with `auto`).
+    public var variant: CircuitVariant
     /// Unconstrained parameters (see `LiIonFamily`), original units.
     public var theta: [Double]
     /// Parameters of `Circuit("li-ion")`, in its order and units.
@@ -151,9 +179,9 @@ public struct RescaledResidual: Sendable {
         self.value = value.isFinite ? value : .infinity
     }
 
-    init(spectrum: Spectrum, theta: [Double]) {
+    init(spectrum: Spectrum, theta: [Double], variant: CircuitVariant = .full) {
         let model = theta.withUnsafeBufferPointer { t in
-            spectrum.frequencies.map { LiIonFamily.impedance(w: Double.log(2 * .pi * $0), theta: t, gradient: nil) }
+            spectrum.frequencies.map { LiIonFamily.impedance(w: Double.log(2 * .pi * $0), theta: t, variant: variant, gradient: nil) }
         }
         self.init(spectrum: spectrum, model: model)
     }

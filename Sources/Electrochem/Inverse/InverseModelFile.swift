@@ -1,9 +1,10 @@
 /// The model file: UTF-8 text, versioned, self-describing.
 ///
 /// ```
-/// cellbench-inverse-model 1
+/// cellbench-inverse-model 2
 /// family: li-ion R0-CPE1-La1-Zarc1-Zarc2-Zarc3-Zarc4
 /// normalisation: Z/mean|Z|, ln(omega) - |Z|-weighted mean
+/// switches: inductor loop arc2 arc3 warburg   (input channels after w, Re Z, Im Z, mask)
 /// shape: 16 32 7 64 17          (width0 width1 kernel hidden outputs)
 /// prior: <17 numbers>
 /// threshold: 0.1
@@ -11,6 +12,8 @@
 /// weights: <count>
 /// <count numbers, whitespace-separated, single precision>
 /// ```
+///
+/// Version 1 files (no switch inputs) are refused with an error that says to retrain.
 public struct InverseModelFileError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int
@@ -22,6 +25,7 @@ extension InverseModel {
     static let magic = "cellbench-inverse-model"
     static let familyLine = "li-ion R0-CPE1-La1-Zarc1-Zarc2-Zarc3-Zarc4"
     static let normalisationLine = "Z/mean|Z|, ln(omega) - |Z|-weighted mean"
+    static let switchesLine = CircuitVariant.switchNames.joined(separator: " ")
 
     /// The file's text.
     public func serialized() -> String {
@@ -30,6 +34,7 @@ extension InverseModel {
             "\(Self.magic) \(Self.formatVersion)",
             "family: \(Self.familyLine)",
             "normalisation: \(Self.normalisationLine)",
+            "switches: \(Self.switchesLine)",
             "shape: \(s.width0) \(s.width1) \(s.kernel) \(s.hidden) \(s.outputs)",
             "prior: " + priorMean.map { "\($0)" }.joined(separator: " "),
             "threshold: \(properFitThreshold)",
@@ -60,7 +65,9 @@ extension InverseModel {
             throw fail(0, "not a cellbench inverse model (expected '\(Self.magic) \(Self.formatVersion)')")
         }
         guard first == "\(Self.magic) \(Self.formatVersion)" else {
-            throw fail(0, "format version '\(first.dropFirst(Self.magic.count + 1))' is not supported (expected \(Self.formatVersion))")
+            let version = first.dropFirst(Self.magic.count + 1)
+            let hint = version == "1" ? "; version 1 models have no circuit-variant switch inputs: retrain with cellbench train-inverse" : ""
+            throw fail(0, "format version '\(version)' is not supported (expected \(Self.formatVersion))" + hint)
         }
         var fields: [String: (line: Int, value: String)] = [:]
         var recipe: [String: String] = [:]
@@ -90,6 +97,10 @@ extension InverseModel {
         let family = try field("family")
         guard family.value == Self.familyLine else {
             throw fail(family.line, "circuit family '\(family.value)' is not supported (expected '\(Self.familyLine)')")
+        }
+        let switches = try field("switches")
+        guard switches.value == Self.switchesLine else {
+            throw fail(switches.line, "switch inputs '\(switches.value)' are not supported (expected '\(Self.switchesLine)')")
         }
         let rawShape = try numbers("shape", count: 5)
         guard rawShape.allSatisfy({ $0 >= 1 && $0 <= 4096 && $0 == $0.rounded() }) else {

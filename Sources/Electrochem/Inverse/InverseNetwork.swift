@@ -1,7 +1,8 @@
 import BenchCore
 /// The network of the inverse model: fully convolutional over frequency, so any number of points.
 ///
-/// Per point input `[w̃, Re Z̃, Im Z̃, mask]` → kernel-1 convolution to `width0` channels →
+/// Per point input `[w̃, Re Z̃, Im Z̃, mask, switches…]` (the circuit variant's switches, the same at
+/// every point) → kernel-1 convolution to `width0` channels →
 /// residual block (kernel `kernel`, `width0` channels) → residual block to `width1` channels
 /// (kernel-1 projection on the skip path) → masked attention pooling
 /// `Σ m_i e^{u_i} f_i / Σ m_i e^{u_i}` → dense layer → linear head with `outputs` deviations.
@@ -13,7 +14,8 @@ import BenchCore
 /// input is stored with `kernel/2` zero rows at each end, so every output point is one dot product
 /// of a weight row with `kernel × width` contiguous activations.
 public struct InverseNetwork: Sendable, Hashable {
-    public static let inputs = 4
+    /// Channels per point: `w̃, Re Z̃, Im Z̃, mask` and the variant's switches.
+    public static let inputs = 4 + CircuitVariant.switchCount
 
     public struct Shape: Sendable, Hashable {
         public var width0 = 16
@@ -130,7 +132,7 @@ public struct InverseNetwork: Sendable, Hashable {
         return sum
     }
 
-    /// Forward pass over `n` points of `input` (`n × 4`, point-major); the outputs (deviations from
+    /// Forward pass over `n` points of `input` (`n × inputs`, point-major); the outputs (deviations from
     /// the prior mean) are left in the workspace (`lastOutput`).
     public func forward(_ input: UnsafeBufferPointer<Double>, points n: Int, workspace ws: inout Workspace) {
         precondition(input.count >= n * Self.inputs && n > 0)

@@ -12,20 +12,24 @@ public struct InverseLoss: Sendable {
 
     public init() {}
 
-    /// Loss of one prepared input (`n × 4`, mask 1 on every point) for θ = prior mean + `output`;
-    /// writes `∂L/∂output` into `dOutput` when given. Returns (total loss, ρ²).
-    public func evaluate(input: UnsafeBufferPointer<Double>, points n: Int, priorMean: [Double], output: [Double],
+    /// Loss of one prepared input (`n × InverseNetwork.inputs`, mask 1 on every point) for the
+    /// circuit `variant` at θ = prior mean + `output`; writes `∂L/∂output` into `dOutput` when given
+    /// (zero for the entries the variant fixes). Penalties cover the variant's present arcs and free
+    /// entries only. Returns (total loss, ρ²).
+    public func evaluate(input: UnsafeBufferPointer<Double>, points n: Int, variant: CircuitVariant = .full,
+                         priorMean: [Double], output: [Double],
                          dOutput: UnsafeMutableBufferPointer<Double>?) -> (loss: Double, reconstruction: Double) {
-        let count = LiIonFamily.parameterCount
-        let theta = zip(priorMean, output).map { $0 + $1 }
+        let count = LiIonFamily.parameterCount, stride = InverseNetwork.inputs
+        var theta = zip(priorMean, output).map { $0 + $1 }
+        variant.constrain(&theta)
         // Spreads of the data.
         var meanRe = 0.0, meanIm = 0.0
-        for i in 0..<n { meanRe += input[i * 4 + 1]; meanIm += input[i * 4 + 2] }
+        for i in 0..<n { meanRe += input[i * stride + 1]; meanIm += input[i * stride + 2] }
         meanRe /= Double(n); meanIm /= Double(n)
         var varRe = 0.0, varIm = 0.0
         for i in 0..<n {
-            varRe += (input[i * 4 + 1] - meanRe) * (input[i * 4 + 1] - meanRe)
-            varIm += (input[i * 4 + 2] - meanIm) * (input[i * 4 + 2] - meanIm)
+            varRe += (input[i * stride + 1] - meanRe) * (input[i * stride + 1] - meanRe)
+            varIm += (input[i * stride + 2] - meanIm) * (input[i * stride + 2] - meanIm)
         }
         var sRe = (varRe / Double(n)).squareRoot(), sIm = (varIm / Double(n)).squareRoot()
         let floor = 1e-3 * max(sRe, sIm, .leastNormalMagnitude)
@@ -38,10 +42,10 @@ public struct InverseLoss: Sendable {
         theta.withUnsafeBufferPointer { t in
             gradient.withUnsafeMutableBufferPointer { g in
                 for i in 0..<n {
-                    let w = input[i * 4]
+                    let w = input[i * stride]
                     lowest = min(lowest, w); highest = max(highest, w)
-                    let z = LiIonFamily.impedance(w: w, theta: t, gradient: dOutput == nil ? nil : g.baseAddress)
-                    let er = (z.real - input[i * 4 + 1]) / sRe, ei = (z.imaginary - input[i * 4 + 2]) / sIm
+                    let z = LiIonFamily.impedance(w: w, theta: t, variant: variant, gradient: dOutput == nil ? nil : g.baseAddress)
+                    let er = (z.real - input[i * stride + 1]) / sRe, ei = (z.imaginary - input[i * stride + 2]) / sIm
                     sum += er * er + ei * ei
                     guard dOutput != nil else { continue }
                     for k in 0..<count { dTheta[k] += er * g[k].real / sRe + ei * g[k].imaginary / sIm }
@@ -54,12 +58,13 @@ public struct InverseLoss: Sendable {
         // Penalties, each with its gradient in pTheta; weighted by the stopped reconstruction loss.
         var penalty = 0.0
         var pTheta = [Double](repeating: 0, count: count)
-        for k in 0..<count {
+        let fixed = variant.fixedEntries
+        for k in 0..<count where !fixed.contains(k) {
             let d = output[k] / InverseModel.priorSpread[k]
             penalty += priorWeight * d * d
             pTheta[k] += 2 * priorWeight * d / InverseModel.priorSpread[k]
         }
-        let arcs = LiIonFamily.arcOffsets
+        let arcs = variant.arcOffsets
         func relu(_ value: Double, weight: Double, plus: Int?, minus: Int?) {
             guard value > 0 else { return }
             penalty += weight * value
@@ -114,8 +119,9 @@ public struct Adam: Sendable {
     }
 }
 
-/// Random spectra of the Li-ion family, reproducible from a seed: frequency range, point density,
-/// one to three arcs, diffusion tail, inductance, optional inductive loop, proportional noise; then
+/// Random spectra of the Li-ion family, reproducible from a seed: a circuit variant drawn at random
+/// (each switch independently, arcs uniform over 1–3), frequency range, point density, arcs,
+/// diffusion tail, inductance, inductive loop as the variant has them, proportional noise; then
 /// the augmentations of the thesis: drop some of the highest (inductive) frequencies and apply a
 /// random impedance scale and frequency shift.
 public struct SyntheticSpectra: Sendable {
@@ -136,43 +142,43 @@ public struct SyntheticSpectra: Sendable {
         return (-2 * Double.log(u)).squareRoot() * Double.cos(2 * .pi * v)
     }
 
-    /// The next spectrum and the θ that generated it (of the returned, augmented spectrum; the
-    /// spectrum also carries the noise, so θ is its truth, not its best fit).
-    public mutating func next() -> (spectrum: Spectrum, theta: [Double]) {
+    /// The next spectrum, the θ that generated it (of the returned, augmented spectrum; the
+    /// spectrum also carries the noise, so θ is its truth, not its best fit) and its variant.
+    public mutating func next() -> (spectrum: Spectrum, theta: [Double], variant: CircuitVariant) {
         let high = uniform(2.5...4.5), low = uniform(-3 ... -0.5)
         let count = min(120, max(16, Int(((high - low) * uniform(5...12)).rounded())))
         let frequencies = (0..<count).map { Double.pow(10, high + (low - high) * Double($0) / Double(count - 1)) }
         let wHigh = Double.log(2 * .pi * Double.pow(10, high)), wLow = Double.log(2 * .pi * Double.pow(10, low))
-        var theta = [Double](repeating: 0, count: LiIonFamily.parameterCount)
-        let arcs = Int(uniform(0...2.999)) + 1
+        let variant = CircuitVariant(inductor: random.nextUnit() < 0.5, loop: random.nextUnit() < 0.5,
+                                     arcs: Int(uniform(0...2.999)) + 1, warburg: random.nextUnit() < 0.5)
+        // Entries of removed elements stay at the prior mean; they do not enter the impedance.
+        var theta = InverseModel.defaultPriorMean
         var arcTotal = 0.0
-        var centres = (0..<3).map { _ in uniform((wLow + 1)...(wHigh - 1)) }
-        centres.sort()
-        for (k, offset) in LiIonFamily.arcOffsets.enumerated() {
-            let present = k >= 3 - arcs
-            let r = present ? Double.log(Double.pow(10, uniform(-1.5...0.3))) : Double.log(1e-4)
+        let centres = (0..<variant.arcs).map { _ in uniform((wLow + 1)...(wHigh - 1)) }.sorted()
+        for (k, offset) in variant.arcOffsets.enumerated() {
+            let r = Double.log(Double.pow(10, uniform(-1.5...0.3)))
             arcTotal += Double.exp(r)
             theta[offset] = r
             theta[offset + 1] = centres[k]
             theta[offset + 2] = logit(uniform(0.55...0.95))
         }
         // Diffusion tail: its magnitude at the lowest frequency relative to the resistances.
-        let diffusion = uniform(0.35...0.9)
+        let diffusion = variant.warburg ? 0.5 : uniform(0.35...0.9)
         theta[1] = Double.log((1 + arcTotal) * Double.pow(10, uniform(-1.3...0.3))) + diffusion * wLow
         theta[2] = logit(diffusion)
         // Inductance: magnitude at the highest frequency relative to R0.
-        let alpha = uniform(0.7...0.999)
+        let alpha = variant.inductor ? 1 : uniform(0.7...0.999)
         theta[3] = Double.log(Double.pow(10, uniform(-2...0.3))) - alpha * wHigh
         theta[4] = (1 / alpha - 1).squareRoot()
-        // Inductive loop on half of the spectra.
-        let loop = random.nextUnit() < 0.5
-        theta[5] = loop ? Double.log(Double.pow(10, uniform(-2.5 ... -0.5))) : Double.log(1e-5)
-        theta[6] = wHigh + uniform(-3...1)
-        theta[7] = (1 / uniform(0.5...0.999) - 1).squareRoot()
+        if variant.loop {
+            theta[5] = Double.log(Double.pow(10, uniform(-2.5 ... -0.5)))
+            theta[6] = wHigh + uniform(-3...1)
+            theta[7] = (1 / uniform(0.5...0.999) - 1).squareRoot()
+        }
 
         let level = uniform(noise)
         var impedance = theta.withUnsafeBufferPointer { t in
-            frequencies.map { LiIonFamily.impedance(w: Double.log(2 * .pi * $0), theta: t, gradient: nil) }
+            frequencies.map { LiIonFamily.impedance(w: Double.log(2 * .pi * $0), theta: t, variant: variant, gradient: nil) }
         }
         for k in impedance.indices {
             let sigma = level * impedance[k].length
@@ -184,7 +190,7 @@ public struct SyntheticSpectra: Sendable {
         spectrum.impedance = spectrum.impedance.map { $0 * Complex(Double.exp(logScale)) }
         // The same symmetry moves the generating θ onto the augmented spectrum.
         LiIonFamily.denormalise(&theta, scale: -logScale, shift: -shift)
-        return (spectrum, theta)
+        return (spectrum, theta, variant)
     }
 
     /// Drops up to all of the leading inductive points (highest frequencies first, never past the
@@ -207,8 +213,9 @@ public struct SyntheticSpectra: Sendable {
     private func logit(_ p: Double) -> Double { Double.log(p / (1 - p)) }
 }
 
-/// Training loop: batches of synthetic and real spectra, loss through the circuit model, Adam,
-/// reproducible from a seed. One thread; call `step()` from a dedicated thread.
+/// Training loop: batches of synthetic spectra (each with the switches of the variant that made it)
+/// and real spectra (full variant: it contains every other as a limit, and a real spectrum's own
+/// variant is unknown), loss through the circuit model, Adam, reproducible from a seed. One thread; call `step()` from a dedicated thread.
 public struct InverseTrainer: Sendable {
     public var model: InverseModel
     public var loss = InverseLoss()
@@ -238,18 +245,21 @@ public struct InverseTrainer: Sendable {
         set { optimizer.learningRate = newValue }
     }
 
-    /// Mean loss and gradient of a batch of spectra with respect to the network weights.
-    public mutating func lossAndGradient(_ batch: [Spectrum]) -> (loss: Double, reconstruction: Double, gradient: [Double]) {
+    /// Mean loss and gradient of a batch of spectra, each with its variant, with respect to the
+    /// network weights.
+    public mutating func lossAndGradient(_ batch: [(spectrum: Spectrum, variant: CircuitVariant)])
+        -> (loss: Double, reconstruction: Double, gradient: [Double]) {
         for i in gradient.indices { gradient[i] = 0 }
         var total = 0.0, reconstruction = 0.0
         var dOutput = [Double](repeating: 0, count: LiIonFamily.parameterCount)
-        for spectrum in batch {
-            let input = InverseModel.input(spectrum, normalisation: SpectrumNormalisation(spectrum))
+        for (spectrum, variant) in batch {
+            let input = InverseModel.input(spectrum, normalisation: SpectrumNormalisation(spectrum), variant: variant)
             let n = spectrum.count
-            let output = model.normalisedTheta(input, points: n, workspace: &workspace).enumerated().map { $1 - model.priorMean[$0] }
+            input.withUnsafeBufferPointer { model.network.forward($0, points: n, workspace: &workspace) }
+            let output = workspace.lastOutput
             let value = input.withUnsafeBufferPointer { x in
                 dOutput.withUnsafeMutableBufferPointer { d in
-                    loss.evaluate(input: x, points: n, priorMean: model.priorMean, output: output, dOutput: d)
+                    loss.evaluate(input: x, points: n, variant: variant, priorMean: model.priorMean, output: output, dOutput: d)
                 }
             }
             guard value.loss.isFinite, dOutput.allSatisfy(\.isFinite) else { continue }
@@ -265,13 +275,14 @@ public struct InverseTrainer: Sendable {
 
     /// One Adam step on a fresh batch; returns the batch's mean loss and mean ρ².
     public mutating func step() -> (loss: Double, reconstruction: Double) {
-        var batch: [Spectrum] = []
+        var batch: [(spectrum: Spectrum, variant: CircuitVariant)] = []
         for _ in 0..<batchSize {
             if !realSpectra.isEmpty, generator.random.nextUnit() < realShare {
                 let index = Int(generator.random.next() % UInt64(realSpectra.count))
-                batch.append(generator.augmented(realSpectra[index]))
+                batch.append((generator.augmented(realSpectra[index]), .full))
             } else {
-                batch.append(generator.next().spectrum)
+                let generated = generator.next()
+                batch.append((generated.spectrum, generated.variant))
             }
         }
         let (loss, reconstruction, gradient) = lossAndGradient(batch)

@@ -10,7 +10,8 @@ import Numerics
 ///
 /// Unconstrained vector θ, in the order of the circuit's parameters:
 /// `[r0, q_CPE1, ϕ_CPE1, q_La1, ϕ_La1, r_1, w_c1, ϕ_1, r_2, w_c2, ϕ_2, r_3, w_c3, ϕ_3, r_4, w_c4, ϕ_4]`;
-/// ZARC 1 is the inductive loop, ZARCs 2–4 the electrochemical arcs.
+/// ZARC 1 is the inductive loop, ZARCs 2–4 the electrochemical arcs. A `CircuitVariant` removes
+/// ZARCs and pins the La1 and CPE1 exponents; θ keeps all 17 entries.
 public enum LiIonFamily {
     public static let circuitName = "li-ion"
     public static let parameterCount = 17
@@ -45,9 +46,10 @@ public enum LiIonFamily {
         exponent(theta[index + 1], inductive: roles[index + 1] == .inductiveExponent).value
     }
 
-    /// Impedance at `w = ln ω` and, when `gradient` is given, `∂Z/∂θ_k` for all 17 entries.
+    /// Impedance of `variant` at `w = ln ω` and, when `gradient` is given, `∂Z/∂θ_k` for all 17
+    /// entries (zero for the entries the variant fixes). θ must be constrained by the variant.
     @inline(__always)
-    static func impedance(w: Double, theta t: UnsafeBufferPointer<Double>,
+    static func impedance(w: Double, theta t: UnsafeBufferPointer<Double>, variant: CircuitVariant = .full,
                           gradient g: UnsafeMutablePointer<Complex<Double>>?) -> Complex<Double> {
         let r0 = Complex(Double.exp(t[0]))
         g?[0] = r0
@@ -59,12 +61,17 @@ public enum LiIonFamily {
             let element = Complex.exp(Complex(t[offset]) - Complex(phi) * log)
             if let g {
                 g[offset] = element
-                g[offset + 1] = -element * log * Complex(slope)
+                let pinned = offset == 1 ? variant.warburg : variant.inductor
+                g[offset + 1] = pinned ? .zero : -element * log * Complex(slope)
             }
             z += element
         }
         // ZARC 1 (inductive loop) and ZARCs 2–4.
         for offset in [5, 8, 11, 14] {
+            guard variant.hasZarc(at: offset) else {
+                for k in offset..<(offset + 3) { g?[k] = .zero }
+                continue
+            }
             let (phi, slope) = exponent(t[offset + 2], inductive: offset == 5)
             let log = Complex<Double>(w - t[offset + 1], .pi / 2)
             let u = Complex.exp(Complex(phi) * log)
@@ -96,14 +103,15 @@ public enum LiIonFamily {
         }
     }
 
-    /// The circuit parameters (`Circuit("li-ion")` order and units: Ω, Ω⁻¹sᵅ, H s^(1-1/α), s) from θ.
-    public static func circuitParameters(_ theta: [Double]) -> [Double] {
+    /// The circuit parameters (`Circuit("li-ion")` order and units: Ω, Ω⁻¹sᵅ, H s^(1-1/α), s) from θ
+    /// (constrained by `variant`); removed elements get `R = 0`.
+    public static func circuitParameters(_ theta: [Double], variant: CircuitVariant = .full) -> [Double] {
         precondition(theta.count == parameterCount)
         let diffusion = exponent(theta[2], inductive: false).value
         let inductive = -exponent(theta[4], inductive: true).value
         var p = [Double.exp(theta[0]), Double.exp(-theta[1]), diffusion, Double.exp(theta[3] / inductive), inductive]
         for offset in [5, 8, 11, 14] {
-            p += [Double.exp(theta[offset]), Double.exp(-theta[offset + 1]),
+            p += [variant.hasZarc(at: offset) ? Double.exp(theta[offset]) : 0, Double.exp(-theta[offset + 1]),
                   exponent(theta[offset + 2], inductive: offset == 5).value]
         }
         return p
