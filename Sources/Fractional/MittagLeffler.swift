@@ -58,12 +58,22 @@ public enum MittagLeffler {
         guard alpha > 0, alpha <= 1, beta.isFinite, gamma > 0, gamma.isFinite, z.isFinite else { return Complex(.nan, .nan) }
         // For α = 1 on the negative real axis s* = z lies on the origin's cut; Kummer's transformation
         // E^γ_{1,β}(z) = e^z E^{β-γ}_{1,β}(-z) moves it to the positive axis (β - γ ≥ 0: 0 is the single term 1/Γ(β)).
+        let kummer = alpha == 1 && z.imaginary == 0 && z.real < -1
+        func transformed(_ estimate: Estimate) -> Estimate {
+            Estimate(value: Value(re: exp(z.real) * estimate.value.re, im: 0), error: exp(z.real) * estimate.error)
+        }
         var best: Estimate
-        if alpha == 1, z.imaginary == 0, z.real < -1, beta >= gamma {
-            best = prabhakar(Complex(-z.real, 0), alpha: 1, beta: beta, gamma: beta - gamma)
-            best = Estimate(value: Value(re: exp(z.real) * best.value.re, im: 0), error: exp(z.real) * best.error)
+        if kummer, beta >= gamma {
+            best = transformed(prabhakar(Complex(-z.real, 0), alpha: 1, beta: beta, gamma: beta - gamma))
         } else {
             best = prabhakar(z, alpha: alpha, beta: beta, gamma: gamma)
+            // For β < γ the transformed series starts with ⌈γ - β⌉ terms of alternating sign; it still wins
+            // near a zero of E (a terminating series when γ - β is an integer), where the contours cannot.
+            if kummer, best.relativeError > prabhakarTarget,
+               let series = compensatedSeries(re: -z.real, im: 0, alpha: 1, beta: beta, gamma: beta - gamma),
+               transformed(series).relativeError < best.relativeError {
+                best = transformed(series)
+            }
         }
         guard best.relativeError <= prabhakarTolerance else { return Complex(.nan, .nan) }
         return Complex(best.value.re, best.value.im)
