@@ -49,28 +49,34 @@ public enum MittagLeffler {
     /// a parabolic contour right of the singularity `s*` (`s*^α = z`, a branch point for
     /// `γ ≠ 1`), shifted by `Re s*`; and where `|Im s*|` is large (the oscillating directions
     /// `α·π/2 < |arg z| < α·π`, and far out near the positive axis) that inversion split into
-    /// a contour around the origin and a Hankel loop around the cut from s*. NaN remains for
-    /// some |z| ≥ 2 in the oscillating directions and for large γ far out near the positive
-    /// axis (docs/fractional.md lists where), never on the negative real axis for α < 1.
+    /// a contour around the origin and a Hankel loop around the cut from s*. For α = 1 left of
+    /// the imaginary axis, Kummer's transformation as well. NaN remains for some |z| ≥ 2 in the
+    /// oscillating directions and for large γ far out near the positive axis (docs/fractional.md
+    /// lists where), never on the negative real axis.
     /// `γ = 1` is `evaluate(_:alpha:beta:)`.
     public static func evaluate(_ z: Complex<Double>, alpha: Double, beta: Double, gamma: Double) -> Complex<Double> {
         if gamma == 1 { return evaluate(z, alpha: alpha, beta: beta) }
         guard alpha > 0, alpha <= 1, beta.isFinite, gamma > 0, gamma.isFinite, z.isFinite else { return Complex(.nan, .nan) }
-        // For α = 1 on the negative real axis s* = z lies on the origin's cut; Kummer's transformation
-        // E^γ_{1,β}(z) = e^z E^{β-γ}_{1,β}(-z) moves it to the positive axis (β - γ ≥ 0: 0 is the single term 1/Γ(β)).
-        let kummer = alpha == 1 && z.imaginary == 0 && z.real < -1
+        // For α = 1 left of the imaginary axis s* = z lies on or near the origin's cut; Kummer's transformation
+        // E^γ_{1,β}(z) = e^z E^{β-γ}_{1,β}(-z) moves it to the right half-plane, where the series hardly cancels
+        // (β - γ ≥ 0 on the real axis: all terms positive, 0 is the single term 1/Γ(β)).
+        let kummer = alpha == 1 && z.real < -1
         func transformed(_ estimate: Estimate) -> Estimate {
-            Estimate(value: Value(re: exp(z.real) * estimate.value.re, im: 0), error: exp(z.real) * estimate.error)
+            let factor = Complex.exp(z), value = factor * Complex(estimate.value.re, estimate.value.im)
+            // e^z itself is rounded to about ε(2 + |z|) relative.
+            let rounding = Double.ulpOfOne * (2 + z.length) * value.length
+            return Estimate(value: Value(re: value.real, im: value.imaginary), error: factor.length * estimate.error + rounding)
         }
         var best: Estimate
-        if kummer, beta >= gamma {
-            best = transformed(prabhakar(Complex(-z.real, 0), alpha: 1, beta: beta, gamma: beta - gamma))
+        if kummer, z.imaginary == 0, beta >= gamma {
+            best = transformed(prabhakar(-z, alpha: 1, beta: beta, gamma: beta - gamma))
         } else {
             best = prabhakar(z, alpha: alpha, beta: beta, gamma: gamma)
-            // For β < γ the transformed series starts with ⌈γ - β⌉ terms of alternating sign; it still wins
-            // near a zero of E (a terminating series when γ - β is an integer), where the contours cannot.
+            // Otherwise the transformed series is the fallback: for β < γ its first ⌈γ - β⌉ terms alternate
+            // in sign (a terminating series near a zero of E when γ - β is an integer), off the axis its terms
+            // turn by arg(-z); its estimate (ε Σ (2+k)|t_k|) counts what either cancels.
             if kummer, best.relativeError > prabhakarTarget,
-               let series = compensatedSeries(re: -z.real, im: 0, alpha: 1, beta: beta, gamma: beta - gamma),
+               let series = compensatedSeries(re: -z.real, im: -z.imaginary, alpha: 1, beta: beta, gamma: beta - gamma),
                transformed(series).relativeError < best.relativeError {
                 best = transformed(series)
             }

@@ -173,19 +173,18 @@ import Testing
             #expect(z.length >= 2, "NaN at \(row)")
             #expect(!(z.imaginary == 0 && z.real < 0), "NaN at \(row)")
         }
-        #expect(missing.count <= 62, "\(missing.count) of \(rows.count) not evaluated")
+        #expect(missing.count <= 45, "\(missing.count) of \(rows.count) not evaluated")
     }
 
     @Test func exactIdentities() {
         func error(_ value: Complex<Double>, _ exact: Complex<Double>) -> Double { (value - exact).length / max(exact.length, 1e-3) }
         // Both half-planes, the positive real axis, and large |z| in the oscillating directions: all
-        // inside the reach of evaluate(_:alpha:beta:gamma:) except, for α = 1, -70 - 20i (NaN there).
+        // inside the reach of evaluate(_:alpha:beta:gamma:).
         let arguments = [Complex(-40.0, 0), Complex(-3, 0.5), Complex(-0.2, 0), Complex(0.1, -0.1), Complex(-0.6, 0.5), Complex(-70, -20),
                          Complex(5, 0), Complex(20, 0), Complex(12, 4), Complex(3, -20), Complex(-10, 25)]
         for z in arguments {
             for (alpha, beta) in [(0.5, 1.0), (0.633, 1.633), (0.9, 0.5), (1.0, 2.0)] {
                 let second = MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: 2)
-                if alpha == 1, z == Complex(-70, -20) { continue }
                 #expect(second.isFinite, "z=\(z) α=\(alpha) β=\(beta)")
                 // γ = 2: E²_{α,β}(z) = (E_{α,β-α-1}(z) - (β-α-1) E_{α,β-α}(z)) / (α z), from Σ (k+1) z^k / Γ(αk+β).
                 let viaDerivative = (MittagLeffler.evaluate(z, alpha: alpha, beta: beta - alpha - 1)
@@ -197,8 +196,7 @@ import Testing
                 #expect(error(MittagLeffler.evaluate(z, alpha: alpha, beta: beta, gamma: 1 + 1e-9), two) < 1e-7, "z=\(z) α=\(alpha) β=\(beta)")
             }
             // E^γ_{1,γ}(z) = e^z / Γ(γ), since (γ)_k / Γ(k + γ) = 1/Γ(γ).
-            // Not reached: -70 - 20i, and -10 + 25i for γ = 0.3 (estimate 5e-11 there, though 7e-13 is measured).
-            for gamma in [0.3, 1.7, 4.0] where z != Complex(-70, -20) && !(z == Complex(-10, 25) && gamma == 0.3) {
+            for gamma in [0.3, 1.7, 4.0] {
                 let value = MittagLeffler.evaluate(z, alpha: 1, beta: gamma, gamma: gamma)
                 let exact = Complex.exp(z) / Complex(tgamma(gamma), 0)
                 // e^z alone carries |z|·ε relative rounding.
