@@ -17,10 +17,7 @@ public final class AnalyzerDriver: BenchInstrument {
     /// Seconds between automatic sweeps (nil: only on request).
     public let sweepInterval: Double?
     public let defaultSettings: SweepSettings
-    public let backoff: Backoff
-    private let session: LineSession
-    private let monitor: LinkMonitor
-    private let logger: Logger
+    private let connection: LineConnection
     private let running = Mutex<BenchStreams?>(nil)
 
     static let requirement = LineProtocolDefinition.Requirement(
@@ -38,22 +35,19 @@ public final class AnalyzerDriver: BenchInstrument {
         self.pollInterval = pollInterval
         self.sweepInterval = sweepInterval
         self.defaultSettings = defaultSettings
-        self.backoff = backoff
-        session = LineSession(definition: definition, line: line)
-        monitor = LinkMonitor(instrument: name)
-        self.logger = logger
+        connection = LineConnection(instrument: name, definition: definition, line: line, backoff: backoff, logger: logger)
     }
 
     public var channels: [ChannelID] { [channel] }
-    public func linkStatus() -> LinkStatus { monitor.current }
+    public func linkStatus() -> LinkStatus { connection.monitor.current }
 
     public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
         running.withLock { $0 = streams }
         defer { running.withLock { $0 = nil } }
         var nextSweep = sweepInterval.map { _ in BenchClock.monotonicSeconds() }
-        await superviseLink(monitor: monitor, streams: streams, logger: logger, backoff: backoff) { connected in
-            _ = try await session.query("identify")
-            try await session.send("clear")
+        await connection.supervise(streams: streams) { connected in
+            _ = try await connection.session.query("identify")
+            try await connection.session.send("clear")
             connected()
             while true {
                 if let due = nextSweep, let interval = sweepInterval, BenchClock.monotonicSeconds() >= due {
@@ -61,11 +55,10 @@ public final class AnalyzerDriver: BenchInstrument {
                     _ = try await measure(defaultSettings)
                 } else {
                     try await Task.sleep(for: .seconds(1))
-                    _ = try await session.query("identify")
+                    _ = try await connection.session.query("identify")
                 }
             }
         }
-        await session.line.disconnect()
     }
 
     /// Runs one sweep and returns it (complete or aborted); `onPoint` gets each point as it is fetched.
@@ -84,21 +77,21 @@ public final class AnalyzerDriver: BenchInstrument {
         }
         do {
             try await configure(settings)
-            try await session.send("start")
-            try await session.checkErrors(after: "start")
+            try await connection.session.send("start")
+            try await connection.session.checkErrors(after: "start")
             var total = settings.pointCount
             while true {
                 try await Task.sleep(for: .seconds(pollInterval))
-                let status = try await session.query("status")
+                let status = try await connection.session.query("status")
                 let state = status["state"]?.word ?? ""
                 let done = status["done"]?.integer ?? 0
                 total = status["total"]?.integer ?? total
-                if state == session.word("idle") && points.count > 0 || done < points.count {
+                if state == connection.session.word("idle") && points.count > 0 || done < points.count {
                     throw InstrumentError.instrument("\(name): the analyzer was reset during the sweep (\(state),\(done),\(total))")
                 }
                 while points.count < done {
                     let index = points.count
-                    let reply = try await session.query("point", ["index": .integer(index)])
+                    let reply = try await connection.session.query("point", ["index": .integer(index)])
                     guard reply["index"]?.integer.map({ $0 == index }) ?? true,
                           let f = reply["frequency_hz"]?.number, let re = reply["z_real_ohm"]?.number, let im = reply["z_imag_ohm"]?.number else {
                         throw TransportError.garbled("\(name): point \(index) reply does not match the request")
@@ -108,8 +101,8 @@ public final class AnalyzerDriver: BenchInstrument {
                     points.append(point)
                     onPoint(point, index, total)
                 }
-                if state == session.word("done") && points.count >= total { return finish(.complete) }
-                if state == session.word("aborted") || state == session.word("fault") {
+                if state == connection.session.word("done") && points.count >= total { return finish(.complete) }
+                if state == connection.session.word("aborted") || state == connection.session.word("fault") {
                     throw InstrumentError.instrument("\(name): sweep ended \(state) after \(points.count) of \(total) points")
                 }
             }
@@ -118,27 +111,27 @@ public final class AnalyzerDriver: BenchInstrument {
             // A shutdown is not an instrument fault: the sweep is still stored aborted, but reported as such.
             let stopping = error is CancellationError
             let message = "\(name): sweep aborted after \(points.count) point(s): \(stopping ? "acquisition stopped" : "\(error)")"
-            logger.log(level: stopping ? .notice : .error, "\(message)", metadata: ["instrument": "\(name)"])
+            connection.logger.log(level: stopping ? .notice : .error, "\(message)", metadata: ["instrument": "\(name)"])
             streams.events.push(BenchEvent(channel: cell ?? channel, severity: stopping ? .info : .error, kind: "sweep-aborted", message: message, instrument: name))
-            if stopping { try? await session.send("abort") }
+            if stopping { try? await connection.session.send("abort") }
             throw error
         }
     }
 
     private func configure(_ s: SweepSettings) async throws {
-        try await session.send("clear")
-        let mode = session.word(s.mode == .galvanostatic ? "galvanostatic" : "potentiostatic")
-        try await session.send("set_mode", ["mode": .word(mode)])
-        try await session.send("set_amplitude", ["amplitude": .number(s.amplitude)])
-        try await session.send("set_bias", ["bias": .number(s.bias)])
-        try await session.send("set_start", ["frequency": .number(s.startFrequency)])
-        try await session.send("set_stop", ["frequency": .number(s.stopFrequency)])
-        try await session.send("set_points_per_decade", ["points": .integer(s.pointsPerDecade)])
-        try await session.send("set_cycles", ["cycles": .integer(s.cyclesPerPoint)])
-        try await session.checkErrors(after: "configure")
+        try await connection.session.send("clear")
+        let mode = connection.session.word(s.mode == .galvanostatic ? "galvanostatic" : "potentiostatic")
+        try await connection.session.send("set_mode", ["mode": .word(mode)])
+        try await connection.session.send("set_amplitude", ["amplitude": .number(s.amplitude)])
+        try await connection.session.send("set_bias", ["bias": .number(s.bias)])
+        try await connection.session.send("set_start", ["frequency": .number(s.startFrequency)])
+        try await connection.session.send("set_stop", ["frequency": .number(s.stopFrequency)])
+        try await connection.session.send("set_points_per_decade", ["points": .integer(s.pointsPerDecade)])
+        try await connection.session.send("set_cycles", ["cycles": .integer(s.cyclesPerPoint)])
+        try await connection.session.checkErrors(after: "configure")
     }
 
     public func safeStop(channel: ChannelID) async throws {
-        try await session.send("abort")
+        try await connection.session.send("abort")
     }
 }

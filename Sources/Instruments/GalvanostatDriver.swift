@@ -17,10 +17,7 @@ public final class GalvanostatDriver: SourceInstrument {
     /// Instrument watchdog, s (0 = off).
     public let watchdog: Double
     public let recordInterval: Double
-    public let backoff: Backoff
-    private let session: LineSession
-    private let monitor: LinkMonitor
-    private let logger: Logger
+    private let connection: LineConnection
     private let state = Mutex(State())
 
     struct State {
@@ -50,14 +47,11 @@ public final class GalvanostatDriver: SourceInstrument {
         self.protection = protection
         self.watchdog = watchdog
         self.recordInterval = recordInterval
-        self.backoff = backoff
-        session = LineSession(definition: definition, line: line)
-        monitor = LinkMonitor(instrument: name)
-        self.logger = logger
+        connection = LineConnection(instrument: name, definition: definition, line: line, backoff: backoff, logger: logger)
     }
 
     public var channels: [ChannelID] { [channel] }
-    public func linkStatus() -> LinkStatus { monitor.current }
+    public func linkStatus() -> LinkStatus { connection.monitor.current }
 
     public func run(streams: BenchStreams, watermarks: CommitWatermarks) async throws {
         if let committed = watermarks.committed(channel) {
@@ -66,22 +60,21 @@ public final class GalvanostatDriver: SourceInstrument {
                 $0.lastSequence = UInt32(truncatingIfNeeded: committed)
             }
         }
-        await superviseLink(monitor: monitor, streams: streams, logger: logger, backoff: backoff) { connected in
-            _ = try await session.query("identify")
+        await connection.supervise(streams: streams) { connected in
+            _ = try await connection.session.query("identify")
             try await restore()
             connected()
             var lastTripCheck = 0.0
             while true {
                 // A power-cycled instrument came back with its defaults: give it our settings again.
-                if try await readSample(streams: streams, logger: logger) { try await restore() }
+                if try await readSample(streams: streams) { try await restore() }
                 if BenchClock.monotonicSeconds() - lastTripCheck >= 1 {
                     lastTripCheck = BenchClock.monotonicSeconds()
-                    try await checkTrip(streams: streams, logger: logger)
+                    try await checkTrip(streams: streams)
                 }
                 try await Task.sleep(for: .seconds(state.withLock { $0.recordInterval } ?? recordInterval))
             }
         }
-        await session.line.disconnect()
     }
 
     /// Sets the source; remembered and restored after a reconnection.
@@ -107,48 +100,48 @@ public final class GalvanostatDriver: SourceInstrument {
 
     public func safeStop(channel: ChannelID) async throws {
         state.withLock { $0.setpoint = nil }
-        try await session.send("output_off")
-        try await session.send("function", ["function": .word(session.word("rest"))])
+        try await connection.session.send("output_off")
+        try await connection.session.send("function", ["function": .word(connection.session.word("rest"))])
     }
 
     private func restore() async throws {
-        try await session.send("clear")
+        try await connection.session.send("clear")
         try await pushProtection()
-        let trip = try await session.query("trip")["code"]?.integer ?? 0
+        let trip = try await connection.session.query("trip")["code"]?.integer ?? 0
         if trip == 0, let setpoint = state.withLock({ $0.setpoint }) { try await send(setpoint) }
     }
 
     /// Protection (a schedule's, else the configured one) and the watchdog.
     private func pushProtection() async throws {
         let protection = state.withLock { $0.protection } ?? self.protection
-        try await session.send("protect_voltage_high", ["voltage": .number(protection.voltageHigh)])
-        try await session.send("protect_voltage_low", ["voltage": .number(protection.voltageLow)])
-        try await session.send("protect_current", ["current": .number(protection.current)])
-        try await session.send("protect_temperature", ["temperature": .number(protection.temperature)])
-        try await session.send("watchdog", ["seconds": .number(watchdog)])
-        try await session.checkErrors(after: "protection")
+        try await connection.session.send("protect_voltage_high", ["voltage": .number(protection.voltageHigh)])
+        try await connection.session.send("protect_voltage_low", ["voltage": .number(protection.voltageLow)])
+        try await connection.session.send("protect_current", ["current": .number(protection.current)])
+        try await connection.session.send("protect_temperature", ["temperature": .number(protection.temperature)])
+        try await connection.session.send("watchdog", ["seconds": .number(watchdog)])
+        try await connection.session.checkErrors(after: "protection")
     }
 
     private func send(_ setpoint: SourceSetpoint) async throws {
         switch setpoint {
         case .rest:
-            try await session.send("function", ["function": .word(session.word("rest"))])
+            try await connection.session.send("function", ["function": .word(connection.session.word("rest"))])
         case .constantCurrent(let current):
-            try await session.send("set_current", ["current": .number(current)])
-            try await session.send("function", ["function": .word(session.word("current"))])
+            try await connection.session.send("set_current", ["current": .number(current)])
+            try await connection.session.send("function", ["function": .word(connection.session.word("current"))])
         case .constantVoltage(let voltage, let limit), .constantCurrentConstantVoltage(_, let voltage, let limit):
             // The galvanostat has no CC-CV mode of its own: the schedule switches CC to CV.
-            try await session.send("set_voltage", ["voltage": .number(voltage)])
-            try await session.send("set_current_limit", ["current": .number(abs(limit))])
-            try await session.send("function", ["function": .word(session.word("voltage"))])
+            try await connection.session.send("set_voltage", ["voltage": .number(voltage)])
+            try await connection.session.send("set_current_limit", ["current": .number(abs(limit))])
+            try await connection.session.send("function", ["function": .word(connection.session.word("voltage"))])
         }
-        try await session.send("output_on")
-        try await session.checkErrors(after: "source settings")
+        try await connection.session.send("output_on")
+        try await connection.session.checkErrors(after: "source settings")
     }
 
     /// Reads one sample; returns whether the instrument restarted since the last one.
-    private func readSample(streams: BenchStreams, logger: Logger) async throws -> Bool {
-        let reply = try await session.query("read")
+    private func readSample(streams: BenchStreams) async throws -> Bool {
+        let reply = try await connection.session.query("read")
         let received = Timestamp.now()
         guard let seq = reply["sequence"]?.integer, seq >= 0, let t = reply["time"]?.number,
               let v = reply["voltage"]?.number, let i = reply["current"]?.number else {
@@ -169,7 +162,7 @@ public final class GalvanostatDriver: SourceInstrument {
         }
         if let restartedFrom {
             let message = "\(name): instrument restarted (reading counter went from \(restartedFrom) to \(sequence))"
-            logger.warning("\(message)", metadata: ["instrument": "\(name)"])
+            connection.logger.warning("\(message)", metadata: ["instrument": "\(name)"])
             streams.events.push(BenchEvent(channel: channel, severity: .warning, kind: "gap", message: message, instrument: name))
         }
         if let full {
@@ -179,8 +172,8 @@ public final class GalvanostatDriver: SourceInstrument {
         return restartedFrom != nil
     }
 
-    private func checkTrip(streams: BenchStreams, logger: Logger) async throws {
-        let code = try await session.query("trip")["code"]?.integer ?? 0
+    private func checkTrip(streams: BenchStreams) async throws {
+        let code = try await connection.session.query("trip")["code"]?.integer ?? 0
         let previous = state.withLock { s -> Int in
             let old = s.tripCode
             s.tripCode = code
@@ -188,7 +181,7 @@ public final class GalvanostatDriver: SourceInstrument {
         }
         guard code != 0, code != previous else { return }
         let message = "\(name): tripped (\(CyclerDriver.tripReasons[code] ?? "code \(code)")); output is off"
-        logger.error("\(message)", metadata: ["instrument": "\(name)"])
+        connection.logger.error("\(message)", metadata: ["instrument": "\(name)"])
         streams.events.push(BenchEvent(channel: channel, severity: .error, kind: "instrument-error", message: message, instrument: name))
     }
 }
