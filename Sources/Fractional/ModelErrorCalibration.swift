@@ -86,7 +86,7 @@ public struct ModelErrorCalibration: Sendable, Hashable {
                 d = a + ratio * (b - a); fd = f(exp(d))
             }
         }
-        let refined = exp((a + b) / 2)
-        return f(0) <= min(f(refined), values[best]) ? 0 : (f(refined) <= values[best] ? refined : exp(grid[best]))
+        let refined = exp((a + b) / 2), refinedValue = f(refined)
+        return f(0) <= min(refinedValue, values[best]) ? 0 : (refinedValue <= values[best] ? refined : exp(grid[best]))
     }
 }

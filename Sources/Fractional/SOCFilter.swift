@@ -160,8 +160,9 @@ public struct SOCFilter: Sendable {
         if step > 0 { predict(step: step, heldCurrent: heldCurrent) }
         let predicted = simulator.voltage(current: current - bias)
         let innovationSigma = correct ? measure(voltage: voltage, predicted: predicted, current: current - bias) : .nan
-        return SOCEstimate(soc: simulator.soc, socSigma: socSigma, predictedVoltage: predicted, currentBias: bias,
-                           innovationSigma: innovationSigma, errorBudget: errorBudget)
+        let budget = errorBudget
+        return SOCEstimate(soc: simulator.soc, socSigma: budget.sigma(resistanceSigma: tuning.resistanceSigma, ocvSigma: tuning.ocvSigma),
+                           predictedVoltage: predicted, currentBias: bias, innovationSigma: innovationSigma, errorBudget: budget)
     }
 
     private mutating func predict(step: Double, heldCurrent: Double) {

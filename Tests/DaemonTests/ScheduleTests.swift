@@ -221,26 +221,21 @@ let scheduleSafety = """
     @Test func cliRunPauseResumeStopRoundTrip() async throws {
         let bench = try ScheduleBench(schedule: nil)
         try await bench.daemon.start()
-        try (scheduleSafety + """
-            name = "round trip"
+        let steps = """
             [[steps]]
             name = "charge"
             type = "cc"
             current_a = 0.5
             end = { time_s = 600 }
-            """).write(toFile: bench.folder + "/run.toml", atomically: true, encoding: .utf8)
+            """
+        try (scheduleSafety + "name = \"round trip\"\n" + steps).write(toFile: bench.folder + "/run.toml", atomically: true, encoding: .utf8)
         // `name` after [safety] belongs to it: the CLI refuses the file with its line before sending anything.
         let refused = try bench.cli(["run", "C01", bench.folder + "/run.toml"])
         #expect(refused.status != 0 && refused.output.contains("run.toml:7") && refused.output.contains("safety.name"), "\(refused.output)")
         #expect(try await bench.snapshot().channels[0].schedule == nil)
 
-        try (scheduleSafety.replacingOccurrences(of: "[safety]", with: "name = \"round trip\"\n[safety]") + """
-            [[steps]]
-            name = "charge"
-            type = "cc"
-            current_a = 0.5
-            end = { time_s = 600 }
-            """).write(toFile: bench.folder + "/run.toml", atomically: true, encoding: .utf8)
+        try (scheduleSafety.replacingOccurrences(of: "[safety]", with: "name = \"round trip\"\n[safety]") + steps)
+            .write(toFile: bench.folder + "/run.toml", atomically: true, encoding: .utf8)
         let run = try bench.cli(["run", "C01", bench.folder + "/run.toml"])
         #expect(run.status == 0 && run.output.contains("C01: round trip: running, step \"charge\""), "\(run.output)")
         _ = try await bench.waitForSchedule { $0.state == "running" && $0.stepSeconds > 0.5 }

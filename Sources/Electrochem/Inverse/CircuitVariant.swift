@@ -47,6 +47,9 @@ public struct CircuitVariant: Sendable, Hashable, Codable, CustomStringConvertib
         [inductor, loop, arcs >= 2, arcs >= 3, warburg].map { $0 ? 1 : 0 }
     }
 
+    /// Offsets in θ of the ZARCs a variant can remove: the inductive loop, the second and the third arc.
+    static let removableZarcOffsets = [5, LiIonFamily.arcOffsets[1], LiIonFamily.arcOffsets[2]]
+
     /// Whether the ZARC whose `r` sits at `offset` in θ is part of the circuit.
     @inline(__always)
     func hasZarc(at offset: Int) -> Bool {
@@ -63,7 +66,7 @@ public struct CircuitVariant: Sendable, Hashable, Codable, CustomStringConvertib
         var entries: [Int] = []
         if warburg { entries.append(2) }
         if inductor { entries.append(4) }
-        for offset in [5, 11, 14] where !hasZarc(at: offset) { entries += [offset, offset + 1, offset + 2] }
+        for offset in Self.removableZarcOffsets where !hasZarc(at: offset) { entries += [offset, offset + 1, offset + 2] }
         return entries
     }
 
@@ -87,7 +90,7 @@ public struct CircuitVariant: Sendable, Hashable, Codable, CustomStringConvertib
         if warburg { fixed["CPE1_1"] = 0.5 }
         if inductor { fixed["La1_1"] = 1 }
         // Circuit parameter k ↔ θ entry k (both have 17 entries in the same element order).
-        for offset in [5, 11, 14] where !hasZarc(at: offset) {
+        for offset in Self.removableZarcOffsets where !hasZarc(at: offset) {
             fixed[names[offset]] = 0
             for k in (offset + 1)...(offset + 2) { fixed[names[k]] = parameters[k] }
         }
