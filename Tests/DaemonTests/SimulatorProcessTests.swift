@@ -63,11 +63,14 @@ import Testing
         bench.simulator.kill()
         try await Task.sleep(for: .seconds(10))
         try await bench.simulator.start()
-        // Back on the link, then time to drain what the cycler recorded while it was away.
+        // Cycler and galvanostat back on their links (each reconnects on its own backoff), then time
+        // to drain what the cycler recorded while it was away.
         let deadline = Date().addingTimeInterval(30)
-        while !bench.daemon.log.split(separator: "\n").contains(where: { $0.contains("link restored") && $0.contains("cycler") }) {
-            guard Date() < deadline else { throw DaemonTestError("cycler link not restored: \(bench.daemon.log)") }
-            try await Task.sleep(for: .milliseconds(100))
+        for instrument in ["cycler", "dc"] {
+            while !bench.daemon.log.split(separator: "\n").contains(where: { $0.contains("link restored") && $0.contains(instrument) }) {
+                guard Date() < deadline else { throw DaemonTestError("\(instrument) link not restored: \(bench.daemon.log)") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
         }
         try await Task.sleep(for: .seconds(3))
         bench.daemon.signal(SIGTERM)
