@@ -119,6 +119,7 @@ struct EvalInverseVerb: ParsableCommand {
             print("    ρ ≤ \(inverse.properFitThreshold) at the true parameters: \(truths.filter { $0 <= inverse.properFitThreshold }.count)/\(truths.count)")
         }
         report("network alone", rows.map(\.network), rows.map(\.networkSeconds), limits: limits)
+        reportMisses(rows.map(\.network), limits: limits)
         // Per-variant shares last, also after a network-only run.
         defer { if !truths.isEmpty { reportVariants(rows.filter { $0.truth != nil }) } }
         if networkOnly { return }
@@ -160,6 +161,16 @@ struct EvalInverseVerb: ParsableCommand {
         print("  " + label.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "properly fitted %5.1f %% (%d/%d)   median ρ %.4f   %.3f ms/spectrum",
                      100 * Double(fitted) / Double(max(residuals.count, 1)), fitted, residuals.count,
                      median, seconds.isEmpty ? .nan : 1000 * total / Double(seconds.count)))
+    }
+
+    /// How far the misses lie beyond their limit: near misses call for precision, far ones for another start.
+    private func reportMisses(_ residuals: [Double], limits: [Double]) {
+        let ratios = zip(residuals, limits).map { $0 / $1 }.filter { $0 > 1 }.sorted()
+        guard !ratios.isEmpty else { return }
+        let quantile = { (q: Double) in ratios[min(ratios.count - 1, Int(q * Double(ratios.count)))] }
+        print(String(format: "    misses: ρ/limit quartiles %.2f / %.2f / %.2f, largest %.2f; %d of %d within 1.25 × the limit",
+                     quantile(0.25), quantile(0.5), quantile(0.75), ratios[ratios.count - 1],
+                     ratios.filter { $0 <= 1.25 }.count, ratios.count))
     }
 
     /// Shares properly fitted per true circuit variant (generated spectra).
