@@ -132,6 +132,22 @@ public struct InverseNetwork: Sendable, Hashable {
         return sum
     }
 
+    /// `y[k] += a · x[k]` over `count` contiguous values, four at a time; each element sees the same
+    /// operations in the same order as the scalar loop, so results are bit-identical. (Written out because
+    /// the compiler cannot vectorise the fused scalar loop: its pointers might alias.)
+    @inline(__always)
+    static func axpy(_ a: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ count: Int) {
+        let splat = SIMD4<Double>(repeating: a)
+        var k = 0
+        while k + 4 <= count {
+            let target = UnsafeMutableRawPointer(y + k)
+            target.storeBytes(of: target.loadUnaligned(as: SIMD4<Double>.self)
+                              + splat * UnsafeRawPointer(x + k).loadUnaligned(as: SIMD4<Double>.self), as: SIMD4<Double>.self)
+            k += 4
+        }
+        while k < count { y[k] += a * x[k]; k += 1 }
+    }
+
     /// Forward pass over `n` points of `input` (`n × inputs`, point-major); the outputs (deviations from
     /// the prior mean) are left in the workspace (`lastOutput`).
     public func forward(_ input: UnsafeBufferPointer<Double>, points n: Int, workspace ws: inout Workspace) {
@@ -287,10 +303,8 @@ public struct InverseNetwork: Sendable, Hashable {
                     dx[i * ci + o] += d
                 }
                 let row = convW + o * span
-                for k in 0..<span {
-                    g[row + k] += d * window[k]
-                    dWindow[k] += d * w[row + k]
-                }
+                axpy(d, window, g + row, span)
+                axpy(d, w + row, dWindow, span)
             }
         }
         for i in 0..<(n * ci) where x[i] > 0 { dx[i] += da[half * ci + i] }
