@@ -125,8 +125,8 @@ struct EvalInverseVerb: ParsableCommand {
         if networkOnly { return }
         report("inverse+lm", rows.map(\.polished), rows.map(\.polishSeconds), limits: limits)
         let rescued = rows.filter { $0.usedAutomaticGuess && $0.polished <= $0.limit }.count
-        print("    of which \(rescued) properly fitted only through the automatic-guess fallback; "
-              + "\(rows.filter(\.usedAutomaticGuess).count) spectra needed the fallback")
+        print("    the search from the automatic guesses gave the better fit for "
+              + "\(rows.filter(\.usedAutomaticGuess).count) spectra, \(rescued) of them properly fitted")
         if compareLm { report("lm (automatic guess)", rows.map(\.lm), rows.map(\.lmSeconds), limits: limits) }
         if !truths.isEmpty {
             // Stricter, generated spectra only: as good as the truth (within 10 %) or ρ ≤ threshold.

@@ -23,8 +23,9 @@ public struct InverseFit: Sendable, Codable, Hashable {
     /// Uncertainty signal: RMS over the parameters of the change from network to polished values,
     /// `|ln(p_fit/p_net)|` for magnitudes and `|Δ|` for exponents; 0 for `inverse`.
     public var parameterShift: Double
-    /// The polish from the network's answer stayed above the threshold, so LM from the automatic
-    /// guess was also run and gave the better fit reported here.
+    /// The polish from the network's answer stayed above the limit or left systematic residuals
+    /// (`reseedCorrelation`), so LM from the automatic guesses was also run, and it gave the better
+    /// fit reported here.
     public var usedAutomaticGuess: Bool
     /// The residual exceeds the proper-fit limit: the spectrum is not a Li-ion spectrum of the
     /// family, or the data are bad. A data-quality event.
@@ -46,7 +47,7 @@ extension InverseModel {
         var options = userOptions
         options.fixed.merge(prediction.variant.fixedParameters(prediction.parameters)) { given, _ in given }
         let fixed = Set(circuit.parameterNames.indices.filter { options.fixed[circuit.parameterNames[$0]] != nil })
-        var start = Self.insideBounds(prediction.parameters, circuit: circuit)
+        var start = Self.polishStart(prediction.parameters, circuit: circuit)
         var polishOptions = options
         polishOptions.starts = 1
         polishOptions.maxIterations = method == .inverse ? 0 : options.maxIterations
@@ -67,8 +68,10 @@ extension InverseModel {
         var residual = RescaledResidual(spectrum: spectrum, circuit: circuit, parameters: result.parameters.map(\.value)).value
         let limit = properFitLimit(for: spectrum)
         var usedAutomaticGuess = false
-        // A polish stuck in a local minimum: the automatic guess gets its chance.
-        if method == .inverseThenLM, !(residual <= limit), let alternative = try? circuit.fit(spectrum, options: options) {
+        // A polish stuck in a local minimum (above the limit, or leaving a systematic misfit whose
+        // residuals run in long same-signed stretches): the automatic guesses get their chance.
+        if method == .inverseThenLM, !(residual <= limit) || Self.residualCorrelation(result, spectrum) > Self.reseedCorrelation,
+           let alternative = try? circuit.fit(spectrum, options: options) {
             let alternativeResidual = RescaledResidual(spectrum: spectrum, circuit: circuit,
                                                        parameters: alternative.parameters.map(\.value)).value
             if alternativeResidual < residual {
@@ -87,11 +90,36 @@ extension InverseModel {
         do { return try Circuit(LiIonFamily.circuitName) } catch { preconditionFailure("the li-ion preset must parse: \(error)") }
     }()
 
-    /// Exponents moved just inside the circuit's bounds, where the polish's bound transform is finite.
-    static func insideBounds(_ parameters: [Double], circuit: Circuit) -> [Double] {
+    /// Lag-1 autocorrelation above which a polished fit's residuals count as systematic. Noise alone
+    /// gives about 0 ± 1/√(2N) (≈ 0.1 at 50 points); a misfit arc gives 0.5–1.
+    static let reseedCorrelation = 0.2
+
+    /// Lag-1 autocorrelation over frequency of the fit's residuals, each part scaled by the
+    /// spectrum's spread of that part (as in ρ), the real and imaginary sequences pooled.
+    static func residualCorrelation(_ fit: FitResult, _ spectrum: Spectrum) -> Double {
+        let (sRe, sIm) = RescaledResidual.spreads(spectrum.impedance)
+        let re = fit.residuals.map { $0.real / sRe }, im = fit.residuals.map { $0.imag / sIm }
+        var lagged = 0.0, power = 0.0
+        for part in [re, im] {
+            for k in part.indices {
+                power += part[k] * part[k]
+                if k + 1 < part.count { lagged += part[k] * part[k + 1] }
+            }
+        }
+        return power > 0 ? lagged / power : 0
+    }
+
+    /// Share of a two-sided bound's width kept between the network's prediction and the bound when it
+    /// starts the polish. The polish's logistic bound transform has slope ∝ distance to the bound,
+    /// so an exponent started at the bound could hardly move; 2 % leaves it a useful slope.
+    static let polishStartMargin = 0.02
+
+    /// The network's parameters as the polish's start: two-sided-bounded exponents moved
+    /// `polishStartMargin` inside their bounds, magnitudes kept positive.
+    static func polishStart(_ parameters: [Double], circuit: Circuit) -> [Double] {
         zip(parameters, circuit.defaultBounds).map { value, bounds in
             guard bounds.lowerBound.isFinite, bounds.upperBound.isFinite else { return max(value, .leastNormalMagnitude) }
-            let margin = 1e-6 * (bounds.upperBound - bounds.lowerBound)
+            let margin = polishStartMargin * (bounds.upperBound - bounds.lowerBound)
             return min(max(value, bounds.lowerBound + margin), bounds.upperBound - margin)
         }
     }
