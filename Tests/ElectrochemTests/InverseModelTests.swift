@@ -444,13 +444,13 @@ extension String {
         let analysis = analyzer.analyze(points)
         let inverse = try #require(analysis.inverse)
         let fit = try #require(analysis.fit)
-        // The polish starts at the network's answer (exponents kept 2 % inside their bounds) and
-        // minimises ρ (spread weighting): it can only lower χ² = 2Nρ² and ρ from that start.
+        // The polish starts at the network's answer and minimises ρ (spread weighting): it can only
+        // lower χ² = 2Nρ² and ρ itself.
         #expect(fit.weighting == .spread)
         #expect(inverse.residual <= inverse.network.reconstructionError * (1 + 1e-9))
         let networkFit = try InverseModel.circuit.fit(spectrum, options: FitOptions(
             weighting: .spread, initialGuess: Dictionary(uniqueKeysWithValues: zip(InverseModel.circuit.parameterNames,
-                                                              InverseModel.polishStart(inverse.network.parameters, circuit: InverseModel.circuit))),
+                                                              InverseModel.insideBounds(inverse.network.parameters, circuit: InverseModel.circuit, margin: InverseModel.exactStartMargin))),
             starts: 1, maxIterations: 0))
         #expect(fit.chiSquare <= networkFit.chiSquare * (1 + 1e-9))
         #expect(inverse.parameterShift.isFinite)

@@ -47,14 +47,39 @@ extension InverseModel {
         var options = userOptions
         options.fixed.merge(prediction.variant.fixedParameters(prediction.parameters)) { given, _ in given }
         let fixed = Set(circuit.parameterNames.indices.filter { options.fixed[circuit.parameterNames[$0]] != nil })
-        var start = Self.polishStart(prediction.parameters, circuit: circuit)
-        var polishOptions = options
-        polishOptions.starts = 1
-        polishOptions.maxIterations = method == .inverse ? 0 : options.maxIterations
-        polishOptions.initialGuess = Dictionary(uniqueKeysWithValues: zip(circuit.parameterNames, start))
-        var result = try circuit.fit(spectrum, options: polishOptions)
+        func polish(from start: [Double]) throws(FitFailure) -> FitResult {
+            var polishOptions = options
+            polishOptions.starts = 1
+            polishOptions.maxIterations = method == .inverse ? 0 : options.maxIterations
+            polishOptions.initialGuess = Dictionary(uniqueKeysWithValues: zip(circuit.parameterNames, start))
+            return try circuit.fit(spectrum, options: polishOptions)
+        }
+        func rho(_ fit: FitResult) -> Double {
+            RescaledResidual(spectrum: spectrum, circuit: circuit, parameters: fit.parameters.map(\.value)).value
+        }
+        var start = Self.insideBounds(prediction.parameters, circuit: circuit, margin: Self.exactStartMargin)
+        var result = try polish(from: start)
         if method == .inverse {
             result.warnings = ["network prediction, not polished"]
+        }
+        var residual = rho(result)
+        let limit = properFitLimit(for: spectrum)
+        var usedAutomaticGuess = false
+        // A polish stuck in a local minimum (above the limit, or leaving a systematic misfit whose
+        // residuals run in long same-signed stretches) gets a second chance: from the network's
+        // answer with its exponents freed from their bounds, and LM from the automatic guesses.
+        if method == .inverseThenLM, !(residual <= limit) || Self.residualCorrelation(result, spectrum) > Self.reseedCorrelation {
+            let freed = try? polish(from: Self.insideBounds(prediction.parameters, circuit: circuit, margin: Self.freedStartMargin))
+            let automatic = try? circuit.fit(spectrum, options: options)
+            for (alternative, isAutomatic) in [(freed, false), (automatic, true)] {
+                guard let alternative else { continue }
+                let alternativeResidual = rho(alternative)
+                if alternativeResidual < residual {
+                    result = alternative
+                    residual = alternativeResidual
+                    usedAutomaticGuess = isAutomatic
+                }
+            }
         }
         // The fit reports arcs in canonical order; compare like with like.
         let order = circuit.canonicalPermutation(parameters: start, frequencies: spectrum.frequencies, locked: fixed)
@@ -65,21 +90,6 @@ extension InverseModel {
             shift += d * d
         }
         shift = method == .inverse ? 0 : (shift / Double(max(circuit.parameterCount - fixed.count, 1))).squareRoot()
-        var residual = RescaledResidual(spectrum: spectrum, circuit: circuit, parameters: result.parameters.map(\.value)).value
-        let limit = properFitLimit(for: spectrum)
-        var usedAutomaticGuess = false
-        // A polish stuck in a local minimum (above the limit, or leaving a systematic misfit whose
-        // residuals run in long same-signed stretches): the automatic guesses get their chance.
-        if method == .inverseThenLM, !(residual <= limit) || Self.residualCorrelation(result, spectrum) > Self.reseedCorrelation,
-           let alternative = try? circuit.fit(spectrum, options: options) {
-            let alternativeResidual = RescaledResidual(spectrum: spectrum, circuit: circuit,
-                                                       parameters: alternative.parameters.map(\.value)).value
-            if alternativeResidual < residual {
-                result = alternative
-                residual = alternativeResidual
-                usedAutomaticGuess = true
-            }
-        }
         return InverseFit(method: method, network: prediction, fit: result, residual: residual, limit: limit,
                           parameterShift: shift.isFinite ? shift : .infinity, usedAutomaticGuess: usedAutomaticGuess,
                           abnormal: !(residual <= limit))
@@ -109,18 +119,21 @@ extension InverseModel {
         return power > 0 ? lagged / power : 0
     }
 
-    /// Share of a two-sided bound's width kept between the network's prediction and the bound when it
-    /// starts the polish. The polish's logistic bound transform has slope ∝ distance to the bound,
-    /// so an exponent started at the bound could hardly move; 2 % leaves it a useful slope.
-    static let polishStartMargin = 0.02
+    /// Where, as a share of a two-sided bound's width, the polish starts an exponent the network put
+    /// at or beyond that bound. LM's logistic bound transform has a slope proportional to the
+    /// distance from the bound: the first polish starts just inside (`exactStartMargin`), which
+    /// keeps the network's answer but pins such an exponent; the second chance starts 2 % inside
+    /// (`freedStartMargin`), where it can move.
+    static let exactStartMargin = 1e-6
+    static let freedStartMargin = 0.02
 
-    /// The network's parameters as the polish's start: two-sided-bounded exponents moved
-    /// `polishStartMargin` inside their bounds, magnitudes kept positive.
-    static func polishStart(_ parameters: [Double], circuit: Circuit) -> [Double] {
+    /// The network's parameters as a polish start: two-sided-bounded exponents moved `margin` of
+    /// their bounds' width inside, magnitudes kept positive.
+    static func insideBounds(_ parameters: [Double], circuit: Circuit, margin: Double) -> [Double] {
         zip(parameters, circuit.defaultBounds).map { value, bounds in
             guard bounds.lowerBound.isFinite, bounds.upperBound.isFinite else { return max(value, .leastNormalMagnitude) }
-            let margin = polishStartMargin * (bounds.upperBound - bounds.lowerBound)
-            return min(max(value, bounds.lowerBound + margin), bounds.upperBound - margin)
+            let inset = margin * (bounds.upperBound - bounds.lowerBound)
+            return min(max(value, bounds.lowerBound + inset), bounds.upperBound - inset)
         }
     }
 }
