@@ -122,6 +122,8 @@ public struct SOCFilter: Sendable {
     /// State-error sensitivities to the considered model errors (`SOCErrorBudget`): R0, then OCV offset.
     private var perOhm: [Double]
     private var perVolt: [Double]
+    /// Scratch for propagating a sensitivity through F.
+    private var propagated: [Double]
 
     public init(model: CellModel, tuning: FilterTuning = FilterTuning(), initialSOC: Double, correct: Bool = true,
                 minimumStep: Double = 1e-3, horizon: Double = 1e9) {
@@ -143,6 +145,7 @@ public struct SOCFilter: Sendable {
         h = gain
         perOhm = gain
         perVolt = gain
+        propagated = gain
         stepResponses = tuning.estimateBias ? model.elements.map { $0.tabulatedStepResponse() } : []
     }
 
@@ -207,8 +210,8 @@ public struct SOCFilter: Sendable {
             covariance[(1 + e) * size + 1 + e] += tuning.polarizationNoise * tuning.polarizationNoise * step
         }
         if biasIndex >= 0 { covariance[biasIndex * size + biasIndex] += tuning.biasDrift * tuning.biasDrift * step }
-        Self.propagate(&perOhm, through: transition, scratch: &gain)
-        Self.propagate(&perVolt, through: transition, scratch: &gain)
+        Self.propagate(&perOhm, through: transition, scratch: &propagated)
+        Self.propagate(&perVolt, through: transition, scratch: &propagated)
     }
 
     /// s ← F s (`scratch` has the state's size and is overwritten).
