@@ -69,7 +69,10 @@ extension InverseModel {
         // residuals run in long same-signed stretches) gets a second chance: from the network's
         // answer with its exponents freed from their bounds, and LM from the automatic guesses.
         if method == .inverseThenLM, !(residual <= limit) || Self.residualCorrelation(result, spectrum) > Self.reseedCorrelation {
-            let freed = try? polish(from: Self.insideBounds(prediction.parameters, circuit: circuit, margin: Self.freedStartMargin))
+            // Where no exponent sits within the wider margin the freed start is the same start, and
+            // LM would repeat the first polish exactly.
+            let freedStart = Self.insideBounds(prediction.parameters, circuit: circuit, margin: Self.freedStartMargin)
+            let freed = freedStart == start ? nil : try? polish(from: freedStart)
             let automatic = try? circuit.fit(spectrum, options: options)
             for (alternative, isAutomatic) in [(freed, false), (automatic, true)] {
                 guard let alternative else { continue }
