@@ -69,17 +69,25 @@ import Fractional
         let cycles = Self.cycles, scores = try Self.fractionalScores.get()
         let folds = ModelErrorCalibration.leaveOneOut(errors: scores.map(\.errors), budgets: scores.map(\.budgets))
         let foldsWithR0 = ModelErrorCalibration.leaveOneOut(errors: scores.map(\.errors), budgets: scores.map(\.budgets), fitResistance: true)
+        var chiSquare = 0.0
         for (k, cycle) in cycles.enumerated() {
             let fit = folds[k], both = foldsWithR0[k]
             let held = scores[k].coverage(fit), heldBoth = scores[k].coverage(both)
             let sigmas = scores[k].budgets.map { $0.sigma(resistanceSigma: 0, ocvSigma: fit.ocvSigma) }.sorted()
+            // Each cycle carries one bias (see below): its size in units of the held-out σ is one draw.
+            let bias = scores[k].errors.reduce(0, +) / Double(scores[k].errors.count)
+            let z = bias / sigmas[sigmas.count / 2]
+            let ownSigmas = scores[k].budgets.map(\.filterSigma).sorted()
+            chiSquare += z * z
             // The figures of BENCHMARKS.md.
             print("held out \(cycle): RMSE \(scores[k].rmse) max \(scores[k].maximum); ocvSigma \(fit.ocvSigma) V: "
-                  + "median σ \(sigmas[sigmas.count / 2]), ±σ \(held.sigma), ±2σ \(held.twoSigma); with R0: resistanceSigma "
-                  + "\(both.resistanceSigma) Ω, ocvSigma \(both.ocvSigma) V: ±σ \(heldBoth.sigma), ±2σ \(heldBoth.twoSigma)")
+                  + "median σ \(sigmas[sigmas.count / 2]), bias \(bias) = \(z) σ (\(bias / ownSigmas[ownSigmas.count / 2]) of the filter's own σ), ±σ \(held.sigma), ±2σ \(held.twoSigma); "
+                  + "with R0: resistanceSigma \(both.resistanceSigma) Ω, ocvSigma \(both.ocvSigma) V: ±σ \(heldBoth.sigma), ±2σ \(heldBoth.twoSigma)")
             #expect((0.002...0.010).contains(fit.ocvSigma), "\(cycle) held out: fitted OCV offset \(fit.ocvSigma) V")
             #expect(held.twoSigma >= 0.85, "\(cycle) held out: ±2σ covers \(held.twoSigma)")
         }
+        // Three biases that are draws of N(0, σ²) give Σz² below 7.81 (χ² with 3 degrees of freedom) 95 % of the time.
+        #expect(chiSquare < 7.81, "Σ (bias/σ)² over the held-out cycles: \(chiSquare)")
         let pooled = ModelErrorCalibration(errors: scores.flatMap(\.errors), budgets: scores.flatMap(\.budgets), fitResistance: false)
         print("all three cycles: ocvSigma \(pooled.ocvSigma) V covers (±σ, ±2σ) \(scores.map { $0.coverage(pooled) })")
         let uncalibrated = ModelErrorCalibration(resistanceSigma: 0, ocvSigma: 0)
