@@ -86,7 +86,9 @@ import Fractional
             #expect((0.002...0.010).contains(fit.ocvSigma), "\(cycle) held out: fitted OCV offset \(fit.ocvSigma) V")
             #expect(held.twoSigma >= 0.85, "\(cycle) held out: ±2σ covers \(held.twoSigma)")
         }
-        // Three biases that are draws of N(0, σ²) give Σz² below 7.81 (χ² with 3 degrees of freedom) 95 % of the time.
+        // A yardstick, not an exact test: three independent N(0, 1) draws give Σz² below 7.81 95 % of the time, but
+        // these biases share one model error and each σ is fitted on the other two cycles. Measured 3.8; the
+        // filter's own σ gives 36.
         #expect(chiSquare < 7.81, "Σ (bias/σ)² over the held-out cycles: \(chiSquare)")
         let pooled = ModelErrorCalibration(errors: scores.flatMap(\.errors), budgets: scores.flatMap(\.budgets), fitResistance: false)
         print("all three cycles: ocvSigma \(pooled.ocvSigma) V covers (±σ, ±2σ) \(scores.map { $0.coverage(pooled) })")

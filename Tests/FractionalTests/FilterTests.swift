@@ -98,8 +98,9 @@ import Testing
     /// wrong: in each of 60 runs the data come from a cell whose R0 is off by δR ~ N(0, 3 mΩ) and whose
     /// OCV table is shifted by δV ~ N(0, 5 mV), and the filter, with the nominal model, considers
     /// exactly those sizes. Each run gives one draw of the bias it carries, so coverage is counted
-    /// over runs (at the end and half-way), not over the correlated points of one run. The filter's
-    /// own σ, which ignores the model errors, is shown to under-cover on the same runs.
+    /// over runs (at the end and half-way: two correlated points per run, 60 draws), not over all
+    /// the points of one run. The filter's own σ, which ignores the model errors, is shown to
+    /// under-cover on the same runs.
     @Test func consideredModelErrorsAreCalibratedAcrossCells() throws {
         let model = Self.model
         var draws = Random(seed: 2024)
@@ -121,11 +122,12 @@ import Testing
         let within1 = share(normalized, within: 1), within2 = share(normalized, within: 2)
         print("considered model errors over 60 cells: RMS of error/σ \(rms), ±σ \(within1), ±2σ \(within2); "
               + "the filter's own σ: ±σ \(share(ownNormalized, within: 1)), ±2σ \(share(ownNormalized, within: 2))")
-        // 120 normalised errors from 60 runs: RMS within ±25 % of 1, ±σ 0.55…0.8, ±2σ ≥ 0.88.
+        // About 60 independent draws: standard errors ±σ 6 points, ±2σ 2.7 points, RMS 9 %; the bounds are 2–3 of them.
+        // Measured: RMS 0.91–1.11, ±σ 58–68 %, ±2σ 93–97 % over four seeds of the errors; the filter's own ±2σ 2–3 %.
         #expect(rms > 0.75 && rms < 1.25, "RMS of error/σ: \(rms)")
         #expect(within1 > 0.55 && within1 < 0.8, "within 1σ: \(within1)")
         #expect(within2 >= 0.88, "within 2σ: \(within2)")
-        #expect(share(ownNormalized, within: 2) < 0.6, "the filter's own ±2σ covers \(share(ownNormalized, within: 2))")
+        #expect(share(ownNormalized, within: 2) < 0.2, "the filter's own ±2σ covers \(share(ownNormalized, within: 2))")
     }
 
     /// A 50 mA sensor bias: coulomb counting drifts by 2.8 % over 100 min, the filter with a bias state does not.
