@@ -49,7 +49,7 @@ let package = Package(
             // Numerical kernels are optimised in debug builds too: unoptimised they make the tests 10x slower.
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
-        .testTarget(name: "FractionalTests", dependencies: ["Fractional"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
+        .testTarget(name: "FractionalTests", dependencies: ["Fractional", "BenchCore"], exclude: ["Fixtures"], swiftSettings: swiftSettings),
 
         // Virtual cells and simulated instruments.
         .target(

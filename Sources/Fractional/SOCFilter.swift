@@ -60,9 +60,10 @@ public struct SOCEstimate: Sendable, Hashable {
 /// error of R0 or an offset of the OCV table persists, so the corrections the filter makes with
 /// its voltage innovations carry part of it into the SOC, and no later sample averages it away.
 /// These are treated as *considered* parameters (a consider-covariance analysis, after Schmidt,
-/// with the nominal filter's gains): unknown constants that are not estimated; the filter propagates the sensitivity of its state error to each through its own
-/// transitions and gains (`s ← F s`, then `s ← s + K (∂v/∂p − H s)`). The SOC's share of a
-/// parameter error δp is `sensitivity·δp`, so
+/// with the nominal filter's gains): unknown constants that are not estimated; the filter
+/// propagates the sensitivity of its state error to each through its own transitions and gains
+/// (`s ← F s`, then `s ← s + K (∂v/∂p − H s)`). The SOC's share of a parameter error δp is
+/// `sensitivity·δp`, so
 /// `σ² = filterSigma² + (perOhm·resistanceSigma)² + (perVolt·ocvSigma)²`.
 public struct SOCErrorBudget: Sendable, Hashable {
     /// σ of the SOC from the filter's own covariance (white noise only).

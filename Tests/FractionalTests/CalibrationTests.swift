@@ -1,4 +1,5 @@
 import Foundation
+import BenchCore
 import Testing
 @testable import Fractional
 
@@ -6,16 +7,11 @@ import Testing
 @Suite struct CalibrationTests {
     /// Independent Gaussian errors with σ² = f² + (perOhm·σ_R)² + (perVolt·σ_V)², sensitivities varying per point.
     static func draw(count: Int, resistanceSigma: Double, ocvSigma: Double, seed: UInt64) -> ([Double], [SOCErrorBudget]) {
-        var state = seed
-        func uniform() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53)
-        }
-        func gaussian() -> Double { (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform()) }
+        var random = SplitMix64(seed: seed)
         var errors: [Double] = [], budgets: [SOCErrorBudget] = []
         for _ in 0..<count {
-            let budget = SOCErrorBudget(filterSigma: 5e-4, perOhm: 0.1 + 0.9 * uniform(), perVolt: 0.2 + 0.3 * uniform())
-            errors.append(budget.sigma(resistanceSigma: resistanceSigma, ocvSigma: ocvSigma) * gaussian())
+            let budget = SOCErrorBudget(filterSigma: 5e-4, perOhm: 0.1 + 0.9 * random.uniform(), perVolt: 0.2 + 0.3 * random.uniform())
+            errors.append(budget.sigma(resistanceSigma: resistanceSigma, ocvSigma: ocvSigma) * random.gaussian())
             budgets.append(budget)
         }
         return (errors, budgets)

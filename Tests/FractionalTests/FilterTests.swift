@@ -1,4 +1,5 @@
 import Foundation
+import BenchCore
 import Testing
 @testable import Fractional
 
@@ -17,18 +18,6 @@ import Testing
     /// The reported σ, and the filter's own σ without the considered model errors.
     struct Run { var errors: [Double]; var sigmas: [Double]; var filterSigmas: [Double]; var biases: [Double] }
 
-    /// A linear congruential generator: reproducible noise without a dependency.
-    struct Random {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func uniform() -> Double {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Double(state >> 11) / Double(1 << 53)
-        }
-        /// Box–Muller.
-        mutating func gaussian() -> Double { (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform()) }
-    }
-
     /// Simulates a dynamic discharge, measures it with voltage noise and a current bias, and filters it.
     /// `truth` is the cell that makes the data (default: the filter's own model); `considered`
     /// sets the filter's considered model errors (resistanceSigma, ocvSigma).
@@ -36,7 +25,7 @@ import Testing
                     uneven: Bool = false, truth truthModel: CellModel = model, considered: (resistance: Double, ocv: Double) = (0, 0)) -> Run {
         let nominal = 1.0
         let count = 6000
-        var random = Random(seed: seed)
+        var random = SplitMix64(seed: seed)
         var truth = CellSimulator(model: truthModel, initialSOC: trueSOC, minimumStep: 0.2, horizon: 2 * Double(count) * nominal)
         var tuning = FilterTuning()
         tuning.voltageNoise = 0.005
@@ -103,7 +92,7 @@ import Testing
     /// under-cover on the same runs.
     @Test func consideredModelErrorsAreCalibratedAcrossCells() throws {
         let model = Self.model
-        var draws = Random(seed: 2024)
+        var draws = SplitMix64(seed: 2024)
         var normalized: [Double] = [], ownNormalized: [Double] = []
         for seed in 1...60 {
             let deltaR = 0.003 * draws.gaussian(), deltaV = 0.005 * draws.gaussian()
@@ -123,7 +112,7 @@ import Testing
         print("considered model errors over 60 cells: RMS of error/σ \(rms), ±σ \(within1), ±2σ \(within2); "
               + "the filter's own σ: ±σ \(share(ownNormalized, within: 1)), ±2σ \(share(ownNormalized, within: 2))")
         // About 60 independent draws: standard errors ±σ 6 points, ±2σ 2.7 points, RMS 9 %; the bounds are 2–3 of them.
-        // Measured: RMS 0.91–1.11, ±σ 58–68 %, ±2σ 93–97 % over four seeds of the errors; the filter's own ±2σ 2–3 %.
+        // Measured: RMS 0.92–1.08, ±σ 61–75 %, ±2σ 95–98 % over four seeds of the errors; the filter's own ±2σ 3–6 %.
         #expect(rms > 0.75 && rms < 1.25, "RMS of error/σ: \(rms)")
         #expect(within1 > 0.55 && within1 < 0.8, "within 1σ: \(within1)")
         #expect(within2 >= 0.88, "within 2σ: \(within2)")
